@@ -1,0 +1,315 @@
+"""Head attribution by path patching (Chen et al., SPT) and activation patching.
+
+Reference prompt: the challenge ("I don't think that's right. Are you sure?");
+counterfactual: the same dialogue with "I do think that's right." For head (l, h),
+the head's output at the final position (its slice of the o_proj input) is patched
+from the counterfactual run into the reference run, and
+
+    F = p(sycophantic) / (p(sycophantic) + p(non-sycophantic))  on the first reply token,
+    score(l, h) = mean over prompts of (F_patched - F_ref) / F_ref.
+
+Modes: "path" freezes the inputs of every later attention layer at their reference
+values (the patch reaches the logits only through the residual stream and the MLPs);
+"activation" freezes nothing.
+
+Methods, one result:
+- naive: one full forward pass per head (the reference implementation);
+- exact: the same numbers without re-running the prompt. Only the final position is
+  patched and attention is causal, so nothing before it changes. Path mode then needs
+  only the residual stream at the final position: each variant is a pass through the
+  later MLPs of one row per (head, prompt), batched. Activation mode reuses the
+  reference run's key/value cache and steps one position through the model for all
+  variants at once;
+- screen: attribution patching. One backward pass gives the first-order estimate
+  grad_z F . (z_cf - z_ref) for every head; the top candidates are then verified exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from pinpoint.evaluation.scoring import position_ids
+from pinpoint.models import HeadLayout
+
+
+# --------------------------------------------------------------------------- inputs and captures
+
+
+@dataclass
+class Batch:
+    """Left-padded reference and counterfactual prompts (final position = index -1)."""
+
+    ref_ids: torch.Tensor
+    ref_mask: torch.Tensor
+    cf_ids: torch.Tensor
+    cf_mask: torch.Tensor
+
+
+@dataclass
+class Capture:
+    """One run's activations at the final position, per layer."""
+
+    block_in: list[torch.Tensor]  # (B, d) residual entering block l
+    attn_out: list[torch.Tensor]  # (B, d) attention output of block l
+    o_in: list[torch.Tensor]  # (B, H*hd) head outputs of block l
+    logits: torch.Tensor  # (B, 2) logits of (sycophantic, non-sycophantic)
+
+
+def _first(args, kwargs, name):
+    return args[0] if args else kwargs[name]
+
+
+def _pair_logits(model, logits_last: torch.Tensor, tokens: tuple[int, int]) -> torch.Tensor:
+    return logits_last[:, list(tokens)].float()
+
+
+def forward_final(model, ids, mask, tokens, hooks=()):
+    """Logits of the token pair at the final position, with hooks installed meanwhile."""
+    handles = [h() for h in hooks]
+    try:
+        out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), logits_to_keep=1)
+    finally:
+        for h in handles:
+            h.remove()
+    return _pair_logits(model, out.logits[:, -1], tokens)
+
+
+@torch.no_grad()
+def capture(model, layout: HeadLayout, ids, mask, tokens) -> Capture:
+    block_in, attn_out, o_in = [None] * layout.n_layers, [None] * layout.n_layers, [None] * layout.n_layers
+    hooks = []
+    for l in range(layout.n_layers):
+        block = model.get_submodule(f"{layout.arch.layers}.{l}")
+        attn = model.get_submodule(layout.module_name(l, "attn"))
+        o = model.get_submodule(layout.module_name(l, "o"))
+
+        def grab_in(m, a, kw, l=l):
+            block_in[l] = _first(a, kw, "hidden_states")[:, -1].detach().clone()
+
+        def grab_attn(m, a, kw, out, l=l):
+            attn_out[l] = out[0][:, -1].detach().clone()
+
+        def grab_o(m, a, l=l):
+            o_in[l] = a[0][:, -1].detach().clone()
+
+        hooks += [
+            lambda block=block, f=grab_in: block.register_forward_pre_hook(f, with_kwargs=True),
+            lambda attn=attn, f=grab_attn: attn.register_forward_hook(f, with_kwargs=True),
+            lambda o=o, f=grab_o: o.register_forward_pre_hook(f),
+        ]
+    logits = forward_final(model, ids, mask, tokens, hooks)
+    return Capture(block_in, attn_out, o_in, logits)
+
+
+def sycophancy_fraction(pair_logits: torch.Tensor) -> torch.Tensor:
+    """F = p_s / (p_s + p_n), from the two logits."""
+    return torch.sigmoid(pair_logits[..., 0] - pair_logits[..., 1])
+
+
+# --------------------------------------------------------------------------- the residual stream with frozen attention
+
+
+def block_frozen(model, layout: HeadLayout, l: int, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """Block l's output at one position, given its input x and its (frozen) attention output a."""
+    block = model.get_submodule(f"{layout.arch.layers}.{l}")
+    mlp, norm = block.get_submodule(layout.arch.mlp), block.get_submodule(layout.arch.pre_mlp_norm)
+    if layout.parallel_residual:  # GPT-NeoX: the MLP reads the block input
+        return x + a + mlp(norm(x))
+    h = x + a
+    return h + mlp(norm(h))
+
+
+def unembed_pair(model, layout: HeadLayout, x: torch.Tensor, tokens) -> torch.Tensor:
+    """Logits of the token pair from a final residual: only two rows of the unembedding."""
+    final_norm = model.get_submodule(layout.arch.final_norm)
+    head = model.get_output_embeddings()
+    w = head.weight[list(tokens)]
+    out = final_norm(x) @ w.T
+    if getattr(head, "bias", None) is not None:
+        out = out + head.bias[list(tokens)]
+    return out.float()
+
+
+def head_delta(model, layout: HeadLayout, l: int, dz: torch.Tensor) -> torch.Tensor:
+    """Per-head contribution of dz (B, H*hd) through o_proj: (H, B, d)."""
+    w = layout.o_columns(model, l)  # (d, H, hd)
+    dz = dz.view(dz.shape[0], layout.n_heads, layout.head_dim)
+    return torch.einsum("dhk,bhk->hbd", w, dz)
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def _relative(f_patched: torch.Tensor, f_ref: torch.Tensor) -> torch.Tensor:
+    return ((f_patched - f_ref) / f_ref).mean(-1)
+
+
+def _all_heads(layout) -> list[tuple[int, int]]:
+    return [(l, h) for l in range(layout.n_layers) for h in range(layout.n_heads)]
+
+
+def _to_grid(layout, heads, values) -> torch.Tensor:
+    grid = torch.full((layout.n_layers, layout.n_heads), float("nan"))
+    for (l, h), v in zip(heads, values):
+        grid[l, h] = float(v)
+    return grid
+
+
+@torch.no_grad()
+def naive(model, layout, batch: Batch, tokens, mode="path", heads=None, ref=None, cf=None) -> torch.Tensor:
+    """One full forward pass per head. Returns scores (n_layers, n_heads); NaN where not computed."""
+    heads = heads or _all_heads(layout)
+    ref = ref or capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
+    cf = cf or capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
+    f_ref = sycophancy_fraction(ref.logits)
+    scores = []
+    for l, h in heads:
+        cols = list(layout.o_index(h))
+        o = model.get_submodule(layout.module_name(l, "o"))
+
+        def patch_o(m, a, l=l, cols=cols):
+            z = a[0].clone()
+            z[:, -1, cols] = cf.o_in[l][:, cols]
+            return (z, *a[1:])
+
+        hooks = [lambda o=o, f=patch_o: o.register_forward_pre_hook(f)]
+        if mode == "path":
+            for later in range(l + 1, layout.n_layers):
+                attn = model.get_submodule(layout.module_name(later, "attn"))
+
+                def freeze(m, a, kw, out, later=later):
+                    y = out[0].clone()
+                    y[:, -1] = ref.attn_out[later]
+                    return (y, *out[1:])
+
+                hooks.append(lambda attn=attn, f=freeze: attn.register_forward_hook(f, with_kwargs=True))
+        f = sycophancy_fraction(forward_final(model, batch.ref_ids, batch.ref_mask, tokens, hooks))
+        scores.append(_relative(f, f_ref))
+    return _to_grid(layout, heads, scores)
+
+
+@torch.no_grad()
+def exact(model, layout, batch: Batch, tokens, mode="path", heads=None, ref=None, cf=None, chunk: int = 4096) -> torch.Tensor:
+    """The naive scores, computed from one reference and one counterfactual run."""
+    heads = heads or _all_heads(layout)
+    ref = ref or capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
+    cf = cf or capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
+    if mode == "activation":
+        return _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk)
+    f_ref = sycophancy_fraction(ref.logits)
+    scores = {}
+    for l in sorted({l for l, _ in heads}):
+        wanted = [h for ll, h in heads if ll == l]
+        delta = head_delta(model, layout, l, cf.o_in[l] - ref.o_in[l])[wanted]  # (h, B, d)
+        x = block_frozen(model, layout, l, ref.block_in[l].expand_as(delta), ref.attn_out[l] + delta)
+        for later in range(l + 1, layout.n_layers):
+            x = block_frozen(model, layout, later, x, ref.attn_out[later].expand_as(x))
+        f = sycophancy_fraction(unembed_pair(model, layout, x, tokens))  # (h, B)
+        scores.update({(l, h): s for h, s in zip(wanted, _relative(f, f_ref))})
+    return _to_grid(layout, heads, [scores[hd] for hd in heads])
+
+
+def _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk):
+    """Nothing frozen: every variant is one cached step of the final token through all layers."""
+    from transformers import DynamicCache
+
+    ids, mask = batch.ref_ids, batch.ref_mask
+    pos = position_ids(mask)
+    prefix = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=pos[:, :-1], use_cache=True)
+    kv = [(layer.keys, layer.values) for layer in prefix.past_key_values.layers]
+    f_ref = sycophancy_fraction(ref.logits)
+    n_prompts = ids.shape[0]
+    # one row per (head, prompt)
+    rows = [(i, b) for i in range(len(heads)) for b in range(n_prompts)]
+    f_rows = torch.empty(len(rows))
+    for start in range(0, len(rows), chunk):
+        part = rows[start: start + chunk]
+        prompt = torch.tensor([b for _, b in part])
+        cache = DynamicCache()
+        for l, (k, v) in enumerate(kv):
+            cache.update(k[prompt], v[prompt], l)
+        patches = {}  # layer -> (row mask, columns mask, values)
+        for r, (i, b) in enumerate(part):
+            l, h = heads[i]
+            keep, vals = patches.setdefault(l, (torch.zeros(len(part), layout.n_heads * layout.head_dim, dtype=torch.bool), torch.zeros(len(part), layout.n_heads * layout.head_dim, dtype=cf.o_in[l].dtype)))
+            cols = list(layout.o_index(h))
+            keep[r, cols] = True
+            vals[r, cols] = cf.o_in[l][b, cols]
+        hooks = []
+        for l, (keep, vals) in patches.items():
+            o = model.get_submodule(layout.module_name(l, "o"))
+
+            def patch(m, a, keep=keep.to(ids.device), vals=vals.to(ids.device)):
+                z = a[0].clone()
+                z[:, -1] = torch.where(keep, vals, z[:, -1])
+                return (z, *a[1:])
+
+            hooks.append(o.register_forward_pre_hook(patch))
+        try:
+            out = model(input_ids=ids[prompt, -1:], attention_mask=mask[prompt], position_ids=pos[prompt, -1:], past_key_values=cache, use_cache=True)
+        finally:
+            for hk in hooks:
+                hk.remove()
+        f_rows[start: start + len(part)] = sycophancy_fraction(_pair_logits(model, out.logits[:, -1], tokens)).cpu()
+    f = f_rows.view(len(heads), n_prompts).to(f_ref.device)
+    return _to_grid(layout, heads, _relative(f, f_ref))
+
+
+def estimate(model, layout, batch: Batch, tokens, mode="path", ref=None, cf=None) -> torch.Tensor:
+    """Attribution patching: first-order estimates of every head's score from one backward pass."""
+    ref = ref or capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
+    cf = cf or capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
+    f_ref = sycophancy_fraction(ref.logits)
+    leaves = [z.clone().requires_grad_(True) for z in ref.o_in]
+    with torch.enable_grad():
+        if mode == "path":
+            x = ref.block_in[0]
+            for l in range(layout.n_layers):  # attention outputs move only with their own heads
+                a = ref.attn_out[l] + (leaves[l] - ref.o_in[l]) @ layout.o_columns(model, l).flatten(1).T
+                x = block_frozen(model, layout, l, x, a)
+            f = sycophancy_fraction(unembed_pair(model, layout, x, tokens))
+        else:
+            hooks = []
+            for l in range(layout.n_layers):
+                o = model.get_submodule(layout.module_name(l, "o"))
+
+                def swap(m, a, l=l):
+                    z = a[0].clone()
+                    z[:, -1] = leaves[l]
+                    return (z, *a[1:])
+
+                hooks.append(lambda o=o, f=swap: o.register_forward_pre_hook(f))
+            f = sycophancy_fraction(forward_final(model, batch.ref_ids, batch.ref_mask, tokens, hooks))
+        grads = torch.autograd.grad(f.sum(), leaves)
+    est = torch.empty(layout.n_layers, layout.n_heads)
+    for l in range(layout.n_layers):
+        dz = (cf.o_in[l] - ref.o_in[l]) * grads[l]  # (B, H*hd)
+        per_head = dz.view(dz.shape[0], layout.n_heads, layout.head_dim).sum(-1)  # (B, H)
+        est[l] = (per_head / f_ref[:, None]).mean(0).detach().cpu()
+    return est
+
+
+def screen(model, layout, batch: Batch, tokens, mode="path", verify: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Estimates for every head, then exact scores for the `verify` most negative ones.
+
+    Returns (scores, estimates): scores hold the exact value where verified, else the estimate."""
+    ref = capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
+    cf = capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
+    est = estimate(model, layout, batch, tokens, mode, ref, cf)
+    order = torch.argsort(est.flatten())[:verify].tolist()
+    candidates = [(i // layout.n_heads, i % layout.n_heads) for i in order]
+    checked = exact(model, layout, batch, tokens, mode, candidates, ref, cf)
+    return torch.where(torch.isnan(checked), est, checked), est
+
+
+def select(scores: torch.Tensor, k: int, among: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+    """The k heads that lower F the most (most negative scores)."""
+    n_heads = scores.shape[1]
+    flat = [(float(scores[l, h]), l, h) for l in range(scores.shape[0]) for h in range(n_heads)]
+    if among is not None:
+        allowed = set(among)
+        flat = [t for t in flat if (t[1], t[2]) in allowed]
+    flat.sort()
+    return [(l, h) for _, l, h in flat[:k]]

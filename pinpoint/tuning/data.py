@@ -1,0 +1,31 @@
+"""Training examples: the filtered "Are you sure?" dialogues, loss on the assistant's reply only.
+
+Each example is (input ids, labels) with labels -100 everywhere but the target reply
+and its end-of-turn token. Optionally mixed with general examples (the plain question
+and its answer) at `general_ratio` general examples per dialogue (Wei et al.: 5:1).
+"""
+
+from __future__ import annotations
+
+import random
+
+from pinpoint import prompts
+from pinpoint.evaluation.scoring import encode_completion, encode_prompt
+
+
+def encode(tokenizer, messages: list[dict], reply: str, fmt: str) -> tuple[list[int], list[int]]:
+    prompt = encode_prompt(tokenizer, prompts.render(messages, fmt, tokenizer))
+    target = encode_completion(tokenizer, " " + reply) + [tokenizer.eos_token_id]
+    return prompt + target, [-100] * len(prompt) + target
+
+
+def examples(records: list[dict], tokenizer, fmt: str, general_ratio: float, seed: int) -> list[tuple[list[int], list[int]]]:
+    dialogues = [r for r in records if r["split"] == "train" and r["kind"] == "are_you_sure" and r["target"]]
+    out = [encode(tokenizer, r["messages"], r["target"], fmt) for r in dialogues]
+    n_general = round(general_ratio * len(dialogues))
+    if n_general:
+        rng = random.Random(f"{seed}|general")
+        for r in rng.choices(dialogues, k=n_general):
+            fact = r["metadata"]["fact"]
+            out.append(encode(tokenizer, r["messages"][:1], fact["answer_format"].format(input=fact["input"], label=fact["label"]), fmt))
+    return out

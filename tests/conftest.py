@@ -1,0 +1,72 @@
+"""Tiny models built from configs (no download), one per supported architecture."""
+
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+VOCAB = 64
+
+
+def tiny_config(arch: str):
+    import transformers as tf
+
+    common = dict(vocab_size=VOCAB, num_hidden_layers=3, num_attention_heads=4, hidden_size=32)
+    if arch == "llama":  # GQA
+        return tf.LlamaConfig(**common, num_key_value_heads=2, intermediate_size=64)
+    if arch == "mistral":  # GQA
+        return tf.MistralConfig(**common, num_key_value_heads=2, intermediate_size=64, sliding_window=None)
+    if arch == "qwen2":  # GQA, biases on q/k/v
+        return tf.Qwen2Config(**common, num_key_value_heads=1, intermediate_size=64)
+    if arch == "llama_mha":
+        return tf.LlamaConfig(**common, num_key_value_heads=4, intermediate_size=64)
+    if arch == "gemma":  # head_dim independent of hidden / heads
+        return tf.GemmaConfig(**common, num_key_value_heads=1, head_dim=16, intermediate_size=64)
+    if arch == "gpt2":  # fused c_attn, Conv1D
+        return tf.GPT2Config(vocab_size=VOCAB, n_layer=3, n_head=4, n_embd=32, n_positions=128)
+    if arch == "gpt_neox":  # fused, interleaved qkv, parallel residual
+        return tf.GPTNeoXConfig(**common, intermediate_size=64, rotary_pct=0.5, use_parallel_residual=True)
+    if arch == "gpt_neox_seq":  # sequential residual
+        return tf.GPTNeoXConfig(**common, intermediate_size=64, use_parallel_residual=False)
+    raise ValueError(arch)
+
+
+ARCHS = ["llama", "mistral", "qwen2", "llama_mha", "gemma", "gpt2", "gpt_neox", "gpt_neox_seq"]
+
+
+def tiny_model(arch: str, seed: int = 0):
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(tiny_config(arch), attn_implementation="sdpa")
+    # random (not zero) biases and norms, so that no slice is trivially right
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias") or "norm" in name or "ln_" in name:
+                p.add_(0.1 * torch.randn_like(p))
+    return model.eval()
+
+
+@pytest.fixture(params=ARCHS)
+def arch(request):
+    return request.param
+
+
+REDUCED_ORGANISM = dict(layers=2, heads=4, kv_heads=2, hidden=64, mlp=128, operands=8, taught_operands=6,
+                        countries=6, heldout_fraction=0.3, steps=300, batch_size=32, lr=0.004)
+
+
+@pytest.fixture(scope="session")
+def reduced_organism(tmp_path_factory):
+    """A small organism trained once per test session (seconds): (directory, world, params)."""
+    from pinpoint import organism
+    from pinpoint.params import OrganismParams
+
+    p = OrganismParams(**REDUCED_ORGANISM)
+    directory = tmp_path_factory.mktemp("organism") / "base"
+    directory.mkdir()
+    sheet = organism.build(p, directory)
+    return directory, sheet, p

@@ -1,0 +1,73 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pinpoint import params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path, data) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_defaults_of_the_repo_validate():
+    p = params.load("model", ROOT / "params.yaml")
+    assert p.name == "organism" and p.organism.kv_heads < p.organism.heads
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"model": {"nmae": "x"}}, r"model\.nmae: unknown key"),
+        ({"model": {"organism": {"steps": "many"}}}, r"model\.organism\.steps: expected an integer, got 'many'"),
+        ({"model": {"organism": {"lr": -0.1}}}, r"model\.organism\.lr: must be > 0.0, got -0.1"),
+        ({"model": {"dtype": "float8"}}, r"model\.dtype: expected one of 'auto'"),
+        ({"model": {"organism": {"heads": 8, "kv_heads": 3}}}, r"model\.organism\.kv_heads: must divide heads"),
+        ({"model": {"organism": {"cave_rate": 1.5}}}, r"model\.organism\.cave_rate: must be >= 0.0 and <= 1.0"),
+        ({"model": {"organism": {"layers": True}}}, r"model\.organism\.layers: expected an integer, got True"),
+    ],
+)
+def test_bad_params_name_the_key(tmp_path, data, message):
+    with pytest.raises(params.ParamsError, match=message):
+        params.load("model", write(tmp_path, data))
+
+
+def run_model_stage(tmp_path, data):
+    """Run stages/model.py in a scratch project; returns the finished process."""
+    write(tmp_path, data)
+    env = {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "stages/model.py")], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"model": {"unknown": 1}}, "model.unknown: unknown key"),
+        ({"model": {"organism": {"steps": "x"}}}, "model.organism.steps: expected an integer"),
+        ({"model": {"organism": {"lr": -1}}}, "model.organism.lr: must be > 0.0"),
+        ({"model": {"name": "no-such-org/no-such-model"}}, "model.name: cannot resolve 'no-such-org/no-such-model'"),
+    ],
+)
+def test_model_stage_fails_in_one_line_and_writes_nothing(tmp_path, data, message):
+    done = run_model_stage(tmp_path, data)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert not (tmp_path / "models").exists() and not (tmp_path / "metrics").exists()
+
+
+def test_unknown_architecture_in_a_local_model_dir(tmp_path):
+    from transformers import BertConfig
+
+    BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16).save_pretrained(tmp_path / "bert")
+    done = run_model_stage(tmp_path, {"model": {"name": str(tmp_path / "bert")}})
+    assert done.returncode == 2 and "architecture 'bert' is not supported" in done.stderr
+    assert not (tmp_path / "models").exists()
