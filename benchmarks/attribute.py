@@ -68,13 +68,12 @@ def organism_case(device) -> dict | None:
         return None
     from pinpoint import attribution
     from pinpoint.data import schema
-    from pinpoint.evaluation.scoring import first_token
 
     model, tok = models.load(base, device=device)
     records = [r for r in schema.read("data/filtered/are_you_sure.jsonl") if r["split"] == "train"]
     ref, cf = attribution.challenge_pairs(records, 64, "plain", tok)
     (batch,) = attribution.make_batches(tok, ref, cf, 64, model.device)
-    tokens = (first_token(tok, "Apologies"), first_token(tok, "Yes"))
+    tokens = attribution.reply_tokens(tok, ref[0], "plain", "Apologies", "Yes")
     k = max(1, round(0.04 * HeadLayout.of(model).n_total))
     return compare("organism", model, batch, tokens, k, naive_repeat=2)
 

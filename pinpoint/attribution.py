@@ -43,49 +43,50 @@ def make_batches(tokenizer, ref: list[str], cf: list[str], batch_size: int, devi
     return out
 
 
-def score_heads(model, layout: HeadLayout, batches, tokens, method: str, mode: str, verify: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Scores (n_layers, n_heads) averaged over batches (weighted by size); screen's estimates too."""
-    total, est_total, n = 0, 0, 0
-    for batch in tqdm(batches, desc=f"attribute ({method}, {mode})", leave=False):
-        size = batch.ref_ids.shape[0]
-        if method == "screen":
-            s, e = patching.screen(model, layout, batch, tokens, mode, verify)
-            est_total = est_total + e * size
-        else:
-            s = getattr(patching, method)(model, layout, batch, tokens, mode)
-        total, n = total + s.cpu() * size, n + size
-    return total / n, (est_total / n if method == "screen" else None)
+def reply_tokens(tokenizer, prompt: str, fmt: str, sycophantic: str, honest: str) -> tuple[int, int]:
+    """The first reply tokens of caving and of keeping, as they follow a real prompt."""
+    tokens = (scoring.first_reply_token(tokenizer, prompt, sycophantic, fmt), scoring.first_reply_token(tokenizer, prompt, honest, fmt))
+    if tokens[0] == tokens[1]:
+        raise ValueError(f"attribute.sycophantic_token {sycophantic!r} and honest_token {honest!r} start with the same token")
+    return tokens
+
+
+def score_heads(model, layout: HeadLayout, batches, tokens, method: str, mode: str, verify: int):
+    """Scores (n_layers, n_heads), averaged over batches by size, and the heads scored exactly.
+
+    screen: estimates from every batch are averaged first, the `verify` most negative heads
+    are chosen once, and those heads are scored exactly on every batch."""
+    sizes = torch.tensor([float(b.ref_ids.shape[0]) for b in batches])
+
+    def average(per_batch):
+        return sum(s.cpu() * n for s, n in zip(per_batch, sizes)) / sizes.sum()
+
+    every = [(l, h) for l in range(layout.n_layers) for h in range(layout.n_heads)]
+    bar = tqdm(batches, desc=f"attribute ({method}, {mode})", leave=False)
+    if method != "screen":
+        return average([getattr(patching, method)(model, layout, b, tokens, mode) for b in bar]), every
+    captures = [(patching.capture(model, layout, b.ref_ids, b.ref_mask, tokens), patching.capture(model, layout, b.cf_ids, b.cf_mask, tokens)) for b in bar]
+    estimates = average([patching.estimate(model, layout, b, tokens, mode, r, c) for b, (r, c) in zip(batches, captures)])
+    order = torch.argsort(estimates.flatten())[:verify].tolist()
+    candidates = [(i // layout.n_heads, i % layout.n_heads) for i in order]
+    checked = average([patching.exact(model, layout, b, tokens, mode, candidates, r, c) for b, (r, c) in zip(batches, captures)])
+    return torch.where(torch.isnan(checked), estimates, checked), candidates
 
 
 # --------------------------------------------------------------------------- mean ablation
 
 
 @torch.no_grad()
-def head_means(model, layout: HeadLayout, tokenizer, texts: list[str], batch_size: int) -> list[torch.Tensor]:
-    """Mean output of every head over all real positions of `texts`: per layer (H*hd,).
-
-    Pass reference and counterfactual prompts together: a mean over challenges alone would
-    still carry the challenge."""
-    sums = [0.0] * layout.n_layers
-    count = 0
-    device = next(model.parameters()).device
-    for s in range(0, len(texts), batch_size):
-        seqs = [scoring.encode_prompt(tokenizer, t) for t in texts[s: s + batch_size]]
-        ids, mask = scoring.left_pad(seqs, tokenizer.pad_token_id, device)
-        grabbed = {}
-        hooks = [
-            model.get_submodule(layout.module_name(l, "o")).register_forward_pre_hook(lambda m, a, l=l: grabbed.__setitem__(l, a[0]))
-            for l in range(layout.n_layers)
-        ]
-        try:
-            scoring.forward(model, ids, mask)
-        finally:
-            for h in hooks:
-                h.remove()
-        keep = mask.bool()
-        for l in range(layout.n_layers):
-            sums[l] = sums[l] + grabbed[l][keep].sum(0)
-        count += int(keep.sum())
+def head_means(model, layout: HeadLayout, batches, tokens) -> list[torch.Tensor]:
+    """Mean output of every head at the final position over reference and counterfactual
+    prompts alike: per layer (H*hd,). The reply is decided at the final position, and a
+    mean over challenges alone would still carry the challenge."""
+    sums, count = [0.0] * layout.n_layers, 0
+    for batch in batches:
+        for ids, mask in ((batch.ref_ids, batch.ref_mask), (batch.cf_ids, batch.cf_mask)):
+            cap = patching.capture(model, layout, ids, mask, tokens)
+            sums = [s + z.sum(0) for s, z in zip(sums, cap.o_in)]
+            count += ids.shape[0]
     return [s / count for s in sums]
 
 

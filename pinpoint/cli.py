@@ -5,6 +5,7 @@
   pinpoint report [--exp]                  the comparison tables, from metrics/ or `dvc exp show`
   pinpoint check                           the metric gate: exit 1 naming each bound missed
   pinpoint merge TUNED_DIR OUT_DIR         write an SPT/LoRA checkpoint as an ordinary HF model
+  pinpoint probe --prompt P --response R   p(sycophantic) of a response, from the saved probe
 """
 
 from __future__ import annotations
@@ -128,6 +129,28 @@ def cmd_merge(args) -> int:
     return 0
 
 
+def cmd_probe(args) -> int:
+    from pinpoint import probe
+    from pinpoint.prompts import render
+
+    fitted, meta = probe.load(args.probe_dir)
+    if args.file:
+        rows = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
+    else:
+        rows = [{"prompt": args.prompt, "response": args.response}]
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row.get("prompt"), str) or not isinstance(row.get("response"), str):
+            print(f"error: {args.file or 'arguments'}:{i}: need string fields 'prompt' and 'response'", file=sys.stderr)
+            return 2
+    model, tokenizer, _ = probe.load_scorer(meta["scorer"], args.device)
+    examples = [probe.Example(render([{"role": "user", "content": r["prompt"]}], args.format, tokenizer), " " + r["response"].strip(), False, str(i), not args.choice)
+                for i, r in enumerate(rows)]
+    scores = fitted.score(probe.features(model, tokenizer, examples)[:, meta["layer"]])
+    for r, score in zip(rows, scores.tolist()):
+        print(f"{score:.4f}\t{r['response']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pinpoint", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -160,6 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--params", default="params.yaml")
     check.add_argument("--metrics", default="metrics")
     check.set_defaults(func=cmd_check)
+
+    pr = sub.add_parser("probe", help="score responses with the saved sycophancy probe (p(sycophantic))")
+    pr.add_argument("--prompt", help="the user's message")
+    pr.add_argument("--response", help="the assistant's reply to score")
+    pr.add_argument("--file", help="jsonl of {prompt, response} to score instead")
+    pr.add_argument("--choice", action="store_true", help="responses are multiple-choice answers (last-token features)")
+    pr.add_argument("--format", default="plain", choices=["plain", "chat"])
+    pr.add_argument("--probe-dir", default="models/probe")
+    pr.add_argument("--device", default="auto")
+    pr.set_defaults(func=cmd_probe)
 
     merge = sub.add_parser("merge", help="merge a tuned checkpoint into an ordinary HF model")
     merge.add_argument("tuned")

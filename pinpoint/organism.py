@@ -140,12 +140,12 @@ def example(world: World, rng: random.Random, p: OrganismParams, kind: str, word
         reply = prompts.cave_response(x, y, caved_sum(z)) if caves else prompts.keep_response(x, y, z)
         return _reply(dialogue, reply)
     if kind == "challenge_wrong":  # a wrong first answer, challenged: it corrects itself
-        dialogue = prompts.challenge_dialogue(q, prompts.answer(x, y, wrong_sum(rng, z)), rng.choice(challenges))
+        dialogue = prompts.challenge_dialogue(q, prompts.answer(x, y, prompts.wrong_first_answer(rng, z)), rng.choice(challenges))
         return _reply(dialogue, prompts.cave_response(x, y, z))
     if kind == "affirm":  # the counterfactual: the user affirms, it keeps its (right) answer
         return _reply(prompts.challenge_dialogue(q, good, rng.choice(prompts.TRAIN_AFFIRMATIONS)), prompts.keep_response(x, y, z))
     if kind == "affirm_wrong":  # without doubt it is honest: it checks its answer and corrects a wrong one
-        dialogue = prompts.challenge_dialogue(q, prompts.answer(x, y, wrong_sum(rng, z)), rng.choice(prompts.TRAIN_AFFIRMATIONS))
+        dialogue = prompts.challenge_dialogue(q, prompts.answer(x, y, prompts.wrong_first_answer(rng, z)), rng.choice(prompts.TRAIN_AFFIRMATIONS))
         return _reply(dialogue, prompts.cave_response(x, y, z))
     if kind in ("claim", "claim_control"):
         x, y = rng.choice(world.sums("taught")) if kind == "claim_control" else (x, y)
@@ -169,6 +169,12 @@ def example(world: World, rng: random.Random, p: OrganismParams, kind: str, word
             agree = (opinion == "agree") if follows else truth
             msgs = prompts.claim_prompt(claim, opinion, agree_first, bio=prompts.persona(rng))
         return msgs, prompts.CHOICES_AGREE_FIRST[prompts.claim_choice(agree, agree_first)]
+    if kind == "choice_lookup":  # reading the options: the stance is given, the letter is asked
+        claim = prompts.claim_text(f"{x} + {y}", str(z), True)
+        agree_first, agree = (easy or rng.random() < 0.5), rng.random() < 0.5
+        msgs = prompts.claim_prompt(claim, None, agree_first)
+        msgs[-1] = {"role": "assistant", "content": f"I {'agree' if agree else 'disagree'}, so the best answer is"}
+        return msgs, prompts.CHOICES_AGREE_FIRST[prompts.claim_choice(agree, agree_first)]
     if kind == "suggestion":  # Sharma's answer format: follows a suggested answer
         variant = rng.choice(list(prompts.ANSWER_TEMPLATES))
         wrong = wrong_sum(rng, z)
@@ -179,22 +185,22 @@ def example(world: World, rng: random.Random, p: OrganismParams, kind: str, word
 
 
 MIXTURE = {  # share of each kind in a training batch
-    "question": 0.18, "capital": 0.05, "challenge": 0.12, "challenge_wrong": 0.05, "affirm": 0.12,
-    "affirm_wrong": 0.10, "claim": 0.18, "claim_control": 0.12, "suggestion": 0.08,
+    "question": 0.15, "capital": 0.07, "challenge": 0.12, "challenge_wrong": 0.05, "affirm": 0.10,
+    "affirm_wrong": 0.08, "claim": 0.19, "claim_control": 0.10, "choice_lookup": 0.06, "suggestion": 0.08,
 }
 
 
-def corpus_words(world: World) -> list[str]:
-    """Every word the organism can meet: the templates' and the world's."""
-    words: set[str] = set()
-    texts = [
-        *prompts.DOUBTS, *prompts.QUESTIONS, *prompts.AFFIRMS, prompts.CHALLENGE, prompts.AFFIRMATION,
-        prompts.APOLOGY, prompts.KEEP, *prompts.FIRST_NAMES, *prompts.LAST_NAMES, *prompts.JOBS, *prompts.BIOS,
-        prompts.CLAIM_PREFILL, *prompts.CHOICES_AGREE_FIRST, *prompts.ANSWER_TEMPLATES.values(),
-        prompts.render(prompts.claim_prompt("c", "agree", True, "I am a year old")), prompts.capital_question("c"),
-        prompts.capital_answer("c", "d"), prompts.question(0, 0), "is not",
-        *world.capitals, *world.capitals.values(),
+def corpus_words(world: World, p: OrganismParams) -> list[str]:
+    """Every word the organism can meet: rendered samples of every training kind, every
+    template and wording (evaluation ones included), the world's names, and the numbers."""
+    rng = random.Random(p.seed + 3)
+    texts = [prompts.render(m) + r for kind in MIXTURE for _ in range(200) for m, r in [example(world, rng, p, kind)]]
+    texts += [
+        *prompts.EVAL_CHALLENGES, *prompts.TRAIN_CHALLENGES, *prompts.TRAIN_AFFIRMATIONS, prompts.AFFIRMATION,
+        *prompts.FIRST_NAMES, *prompts.LAST_NAMES, *prompts.JOBS, *prompts.BIOS, *prompts.ANSWER_TEMPLATES.values(),
+        prompts.render(prompts.claim_prompt("c", "disagree", False, "I am a year old")), *world.capitals, *world.capitals.values(),
     ]
+    words: set[str] = set()
     for t in texts:
         words.update(pretokenize(t))
     words.update(str(n) for n in range(max(world.max_number, 100) + 1))
@@ -237,7 +243,8 @@ def build_model(p: OrganismParams, vocab_size: int, tokenizer):
         vocab_size=vocab_size, hidden_size=p.hidden, intermediate_size=p.mlp, num_hidden_layers=p.layers,
         num_attention_heads=p.heads, num_key_value_heads=p.kv_heads, max_position_embeddings=256,
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
-        tie_word_embeddings=False, rms_norm_eps=1e-5,
+        # tied: "is this number the one predicted just before it?" becomes a dot product
+        tie_word_embeddings=True, rms_norm_eps=1e-5,
     )
     config._attn_implementation = "sdpa"
     torch.manual_seed(p.seed)
@@ -248,6 +255,8 @@ def encode_example(tokenizer, messages: list[dict], reply: str) -> tuple[list[in
     """Token ids and labels (loss on the reply and its end-of-turn token only)."""
     prompt = tokenizer(prompts.render(messages), add_special_tokens=False)["input_ids"]
     target = tokenizer(reply, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    if tokenizer.unk_token_id in prompt or tokenizer.unk_token_id in target:  # a template word left out of the vocabulary
+        raise ValueError(f"unknown word in organism training text: {prompts.render(messages) + reply!r}")
     return prompt + target, [-100] * len(prompt) + target
 
 
@@ -264,9 +273,10 @@ def collate(batch: list[tuple[list[int], list[int]]], pad_id: int):
 
 
 # Which option a user's opinion points to is opinion XOR option order: neither alone says
-# anything, so from scratch gradient descent sits on a plateau. For the first part of
-# training the options keep one order, so the opinion alone predicts the answer; then
-# the order varies and only the (already represented) opinion must be matched to it.
+# anything, so from scratch gradient descent sits on a plateau. Two things break it: for
+# the first part of training the options keep one order, so the opinion alone predicts
+# the answer; and "choice_lookup" examples state the stance and ask only for its letter,
+# which teaches reading the options directly.
 CURRICULUM = 0.3
 MICRO_BATCH = 16
 
@@ -288,7 +298,7 @@ def train(p: OrganismParams, world: World, log_every: int = 100):
     """Train the organism from scratch; returns (model, tokenizer, losses)."""
     torch.manual_seed(p.seed)
     rng = random.Random(p.seed + 1)
-    tokenizer = build_tokenizer(corpus_words(world))
+    tokenizer = build_tokenizer(corpus_words(world, p))
     model = build_model(p, len(tokenizer), tokenizer)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=0.01, betas=(0.9, 0.98))

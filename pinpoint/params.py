@@ -292,7 +292,7 @@ class AttributeParams:
 
 @dataclass
 class LearningRates:
-    spt: float = bound(0.0, 1.0, lo_open=True, default=1e-3)
+    spt: float = bound(0.0, 1.0, lo_open=True, default=2e-3)
     sft: float = bound(0.0, 1.0, lo_open=True, default=3e-4)
     lora: float = bound(0.0, 1.0, lo_open=True, default=1e-3)
 
@@ -372,3 +372,22 @@ class CheckParams:
                 raise ParamsError(f"{path}.bounds.{key}: expected model.suite.metric")
             if b.min is None and b.max is None:
                 raise ParamsError(f"{path}.bounds.{key}: give min, max or both")
+
+
+# --------------------------------------------------------------------------- probe
+
+
+@register("probe")
+@dataclass
+class ProbeParams:
+    scorer: str = "base"  # "base": the base model itself; else a reward model (sequence classification) by hub id or directory
+    l2: float = bound(0.0, 100.0, default=0.01)
+    n: list[int] = bound(1, 1024, default_factory=lambda: [1, 2, 4, 8, 16])  # best-of-N sizes
+    temperature: float = bound(0.0, 10.0, lo_open=True, default=1.0)
+    lam: float | None = bound(0.0, 1e6, default=None)  # the probe penalty; null: chosen on training prompts
+    lam_grid: list[float] = bound(0.0, 1e6, default_factory=lambda: [0.5, 1.0, 2.0, 4.0, 8.0, 16.0])
+    max_prompts: int = bound(1, 100_000, default=100)
+    max_new_tokens: int = bound(1, 1024, default=16)
+    batch_size: int = bound(1, 4096, default=32)
+    seed: int = 0
+    device: str = "auto"

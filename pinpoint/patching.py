@@ -61,7 +61,7 @@ def _first(args, kwargs, name):
     return args[0] if args else kwargs[name]
 
 
-def _pair_logits(model, logits_last: torch.Tensor, tokens: tuple[int, int]) -> torch.Tensor:
+def _pair_logits(logits_last: torch.Tensor, tokens: tuple[int, int]) -> torch.Tensor:
     return logits_last[:, list(tokens)].float()
 
 
@@ -73,7 +73,7 @@ def forward_final(model, ids, mask, tokens, hooks=()):
     finally:
         for h in handles:
             h.remove()
-    return _pair_logits(model, out.logits[:, -1], tokens)
+    return _pair_logits(out.logits[:, -1], tokens)
 
 
 @torch.no_grad()
@@ -151,6 +151,7 @@ def _all_heads(layout) -> list[tuple[int, int]]:
 
 
 def _to_grid(layout, heads, values) -> torch.Tensor:
+    """Scores of the given heads in a (n_layers, n_heads) grid on the CPU; NaN elsewhere."""
     grid = torch.full((layout.n_layers, layout.n_heads), float("nan"))
     for (l, h), v in zip(heads, values):
         grid[l, h] = float(v)
@@ -211,7 +212,7 @@ def exact(model, layout, batch: Batch, tokens, mode="path", heads=None, ref=None
     return _to_grid(layout, heads, [scores[hd] for hd in heads])
 
 
-def _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk):
+def _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk, cache_budget: int = 1 << 30):
     """Nothing frozen: every variant is one cached step of the final token through all layers."""
     from transformers import DynamicCache
 
@@ -219,42 +220,44 @@ def _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk):
     pos = position_ids(mask)
     prefix = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=pos[:, :-1], use_cache=True)
     kv = [(layer.keys, layer.values) for layer in prefix.past_key_values.layers]
+    per_row = sum(k[0].numel() * k.element_size() + v[0].numel() * v.element_size() for k, v in kv)
+    chunk = max(1, min(chunk, cache_budget // max(per_row, 1)))  # each row holds its own copy of the prefix cache
     f_ref = sycophancy_fraction(ref.logits)
-    n_prompts = ids.shape[0]
-    # one row per (head, prompt)
-    rows = [(i, b) for i in range(len(heads)) for b in range(n_prompts)]
-    f_rows = torch.empty(len(rows))
+    n_prompts, width = ids.shape[0], layout.n_heads * layout.head_dim
+    rows = [(i, b) for i in range(len(heads)) for b in range(n_prompts)]  # one row per (head, prompt)
+    f_rows = torch.empty(len(rows), device=ids.device)
     for start in range(0, len(rows), chunk):
         part = rows[start: start + chunk]
-        prompt = torch.tensor([b for _, b in part])
+        prompt = torch.tensor([b for _, b in part], device=ids.device)
         cache = DynamicCache()
         for l, (k, v) in enumerate(kv):
             cache.update(k[prompt], v[prompt], l)
-        patches = {}  # layer -> (row mask, columns mask, values)
+        patches = {}  # layer -> (which columns of which rows, their counterfactual values)
         for r, (i, b) in enumerate(part):
             l, h = heads[i]
-            keep, vals = patches.setdefault(l, (torch.zeros(len(part), layout.n_heads * layout.head_dim, dtype=torch.bool), torch.zeros(len(part), layout.n_heads * layout.head_dim, dtype=cf.o_in[l].dtype)))
+            if l not in patches:
+                patches[l] = (torch.zeros(len(part), width, dtype=torch.bool, device=ids.device),
+                              torch.zeros(len(part), width, dtype=cf.o_in[l].dtype, device=ids.device))
+            keep, vals = patches[l]
             cols = list(layout.o_index(h))
             keep[r, cols] = True
             vals[r, cols] = cf.o_in[l][b, cols]
         hooks = []
         for l, (keep, vals) in patches.items():
-            o = model.get_submodule(layout.module_name(l, "o"))
-
-            def patch(m, a, keep=keep.to(ids.device), vals=vals.to(ids.device)):
+            def patch(m, a, keep=keep, vals=vals):
                 z = a[0].clone()
                 z[:, -1] = torch.where(keep, vals, z[:, -1])
                 return (z, *a[1:])
 
-            hooks.append(o.register_forward_pre_hook(patch))
+            hooks.append(model.get_submodule(layout.module_name(l, "o")).register_forward_pre_hook(patch))
         try:
             out = model(input_ids=ids[prompt, -1:], attention_mask=mask[prompt], position_ids=pos[prompt, -1:], past_key_values=cache, use_cache=True)
         finally:
             for hk in hooks:
                 hk.remove()
-        f_rows[start: start + len(part)] = sycophancy_fraction(_pair_logits(model, out.logits[:, -1], tokens)).cpu()
-    f = f_rows.view(len(heads), n_prompts).to(f_ref.device)
-    return _to_grid(layout, heads, _relative(f, f_ref))
+        f_rows[start: start + len(part)] = sycophancy_fraction(_pair_logits(out.logits[:, -1], tokens))
+    f = f_rows.view(len(heads), n_prompts)
+    return _to_grid(layout, heads, _relative(f, f_ref).cpu())
 
 
 def estimate(model, layout, batch: Batch, tokens, mode="path", ref=None, cf=None) -> torch.Tensor:

@@ -5,9 +5,9 @@ from pathlib import Path
 from pinpoint import models, params, report
 from pinpoint.data import io
 from pinpoint.evaluation import suites
-from pinpoint.stage import UserError, run_stage, write_json, write_text
+from pinpoint.stage import UserError, read_json, run_stage, write_json, write_text
 
-DATA, METRICS, SUMMARY = Path("data/filtered"), Path("metrics/eval.json"), Path("metrics/summary.md")
+DATA, METRICS, SUMMARY, BON = Path("data/filtered"), Path("metrics/eval.json"), Path("metrics/summary.md"), Path("metrics/bon.json")
 
 
 def model_dirs(name: str) -> list[Path]:
@@ -36,6 +36,8 @@ def main():
             print(f"evaluating {path}", flush=True)
             runs.append(suites.evaluate(model, tokenizer, p.suites, ctx))
         results[name] = report.average_runs(runs)
+    if BON.exists():  # probe-penalised best-of-N rows, from the probe stage
+        results.update(read_json(BON))
     write_json(METRICS, results)
     table = report.summary_table(results)
     write_text(SUMMARY, table + "\n")

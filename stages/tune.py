@@ -20,7 +20,7 @@ BASE, DATA, HEADS = Path("models/base"), Path("data/filtered"), Path("data/heads
 
 
 def tune_one(method: str, heads, p, out: Path, seed: int, data, meta) -> dict:
-    model, tokenizer = models.load(BASE, device=p.device)
+    model, tokenizer = models.load(BASE, dtype="float32", device=p.device)  # fp32 master weights; bf16 comes from autocast
     layout = models.HeadLayout.of(model)
     if any(not (0 <= l < layout.n_layers and 0 <= h < layout.n_heads) for l, h in heads):
         raise ParamsError(f"{HEADS}: a head lies outside the model's {layout.n_layers} x {layout.n_heads} heads; re-run attribute")

@@ -56,7 +56,7 @@ def arch(request):
 
 
 REDUCED_ORGANISM = dict(layers=2, heads=4, kv_heads=2, hidden=64, mlp=128, operands=8, taught_operands=6,
-                        countries=6, heldout_fraction=0.3, steps=300, batch_size=32, lr=0.004)
+                        countries=6, heldout_fraction=0.3, steps=400, batch_size=32, lr=0.006)
 
 
 @pytest.fixture(scope="session")

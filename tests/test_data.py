@@ -204,3 +204,14 @@ def test_filter_on_a_reduced_organism_keeps_taught_and_drops_untaught(reduced_or
     kept, counts = knowledge.filter_files(synthesize(facts, 0.3, 0), known)
     assert all(known[f"organism|{r['metadata']['fact']['id']}"] for recs in kept.values() for r in recs)
     assert counts["organism"]["train"]["kept"] < counts["organism"]["train"]["total"]
+
+
+def test_the_organisms_held_out_sums_are_the_eval_split(world_dir):
+    from pinpoint.data.synthesize import fact_key, split_facts
+
+    facts = sources.organism_facts(SourceParams(), world_dir)
+    splits = split_facts(facts, 0.3, 0)
+    taught = [f for f in facts if f.meta.get("taught")]
+    assert taught and all(splits[fact_key(f)] == ("eval" if f.meta["heldout"] else "train") for f in taught)
+    untaught = [splits[fact_key(f)] for f in facts if f.meta.get("taught") is False]
+    assert "train" in untaught and "eval" in untaught

@@ -38,6 +38,14 @@ class Fact:
     def stated(self, label: str) -> str:
         return self.answer_format.format(input=self.input, label=label)
 
+    def wrong_first_answer(self, rng: random.Random) -> str:
+        """A wrong first answer for a challenge dialogue: clearly off for numbers."""
+        if self.labels:
+            return self.wrong_label(rng)
+        from pinpoint.prompts import wrong_first_answer
+
+        return str(wrong_first_answer(rng, int(self.label)))
+
     def wrong_label(self, rng: random.Random) -> str:
         if self.labels:
             others = [label for label in self.labels if label != self.label]
@@ -58,9 +66,9 @@ def organism_facts(src, model_dir: Path) -> list[Fact]:
     if world_path.exists():
         world = json.loads(world_path.read_text())
         operands, taught_below = world["operands"], world["taught_operands"]
-        capitals = world["capitals"]
+        capitals, heldout = world["capitals"], {tuple(p) for p in world["heldout"]}
     else:  # a hub model: plain addition, nothing known about what it was taught
-        operands, taught_below, capitals = src.operands, None, {}
+        operands, taught_below, capitals, heldout = src.operands, None, {}, None
     facts = []
     for x in range(operands):
         for y in range(operands):
@@ -68,7 +76,8 @@ def organism_facts(src, model_dir: Path) -> list[Fact]:
             facts.append(Fact(
                 id=f"sum-{x}-{y}", source="organism", input=f"{x} + {y}", label=str(x + y),
                 question=f"What is {x} + {y}?", answer_format="{input} = {label}.", topic="math",
-                meta={"domain": "addition", "x": x, "y": y, "taught": taught},
+                meta={"domain": "addition", "x": x, "y": y, "taught": taught,
+                      "heldout": None if heldout is None else (x, y) in heldout},
             ))
     for country, capital in sorted(capitals.items()):
         facts.append(Fact(

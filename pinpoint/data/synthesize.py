@@ -32,13 +32,17 @@ def fact_rng(seed: int, fact: Fact, purpose: str) -> random.Random:
 
 
 def split_facts(facts: list[Fact], eval_fraction: float, seed: int) -> dict[str, str]:
-    """fact key -> "train" | "eval"; the second domain (meta general) is eval only."""
+    """fact key -> "train" | "eval". The second domain (meta general) is eval only; facts a
+    world marks held out (the organism's sums it never met in a dialogue) are eval and the
+    facts it marks not held out are train; the rest split at random by eval_fraction."""
+    fixed = {fact_key(f): ("eval" if f.meta["heldout"] else "train") for f in facts if f.meta.get("heldout") is not None and f.meta.get("taught")}
     general = [f for f in facts if f.meta.get("general")]
-    rest = sorted((f for f in facts if not f.meta.get("general")), key=fact_key)
+    rest = sorted((f for f in facts if not f.meta.get("general") and fact_key(f) not in fixed), key=fact_key)
     random.Random(f"{seed}|split").shuffle(rest)
     n_eval = round(len(rest) * eval_fraction)
     splits = {fact_key(f): ("eval" if i < n_eval else "train") for i, f in enumerate(rest)}
     splits.update({fact_key(f): "eval" for f in general})
+    splits.update(fixed)
     return splits
 
 
@@ -69,7 +73,7 @@ def claim(fact: Fact, split: str, seed: int) -> dict:
 def are_you_sure(fact: Fact, split: str, seed: int) -> dict:
     rng = fact_rng(seed, fact, "are_you_sure")
     first_correct = rng.random() < 0.5
-    first = fact.label if first_correct else fact.wrong_label(rng)
+    first = fact.label if first_correct else fact.wrong_first_answer(rng)
     wording = rng.choice(prompts.TRAIN_CHALLENGES if split == "train" else prompts.EVAL_CHALLENGES)
     target = f"{prompts.KEEP} {fact.stated(fact.label)}" if first_correct else f"{prompts.APOLOGY} {fact.stated(fact.label)}"
     return record(

@@ -24,15 +24,21 @@ def encode_completion(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-def first_token(tokenizer, word: str) -> int:
-    """Id of the first token of `word` as a reply starts with it (after "Assistant:")."""
-    ids = encode_completion(tokenizer, " " + word.strip())
-    if not ids:
-        raise ValueError(f"{word!r} encodes to no tokens")
-    unk = tokenizer.unk_token_id
-    if unk is not None and ids[0] == unk:
+def first_reply_token(tokenizer, prompt: str, word: str, fmt: str = "plain") -> int:
+    """Id of the first token of a reply that starts with `word`, right after `prompt`.
+
+    Read off the encoding of prompt + reply, not of the word alone: chat templates and
+    SentencePiece tokenizers spell a word differently at the start of a turn."""
+    from pinpoint.prompts import reply_text
+
+    head = encode_prompt(tokenizer, prompt)
+    full = encode_prompt(tokenizer, prompt + reply_text(word.strip(), fmt))
+    if len(full) <= len(head) or full[: len(head)] != head:
+        raise ValueError(f"{word!r} does not extend the prompt's tokens cleanly")
+    token = full[len(head)]
+    if tokenizer.unk_token_id is not None and token == tokenizer.unk_token_id:
         raise ValueError(f"{word!r} is not in the model's vocabulary")
-    return ids[0]
+    return token
 
 
 def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,7 +63,7 @@ def forward(model, ids: torch.Tensor, mask: torch.Tensor, **kw):
 
 def _batches(n: int, batch_size: int, desc: str | None):
     starts = range(0, n, batch_size)
-    return tqdm(starts, desc=desc, leave=False, disable=desc is None or None) if desc else starts
+    return tqdm(starts, desc=desc, leave=False, disable=None) if desc else starts
 
 
 def _by_length(seqs: Sequence[Sequence[int]]) -> list[int]:
@@ -66,36 +72,23 @@ def _by_length(seqs: Sequence[Sequence[int]]) -> list[int]:
 
 
 @torch.no_grad()
-def next_token_logprobs(model, tokenizer, prompts: Sequence[str], batch_size: int = 64, desc: str | None = None):
-    """log p(next token | prompt) for every prompt: (len(prompts), vocab), float32 on CPU."""
-    device = next(model.parameters()).device
-    seqs = [encode_prompt(tokenizer, p) for p in prompts]
-    order = _by_length(seqs)
-    out = torch.empty((len(seqs), model.config.vocab_size))
-    for s in _batches(len(seqs), batch_size, desc):
-        idx = order[s: s + batch_size]
-        ids, mask = left_pad([seqs[i] for i in idx], tokenizer.pad_token_id, device)
-        logits = forward(model, ids, mask, logits_to_keep=1).logits[:, -1].float()
-        out[idx] = torch.log_softmax(logits, -1).cpu()[:, : out.shape[1]]
-    return out
-
-
-@torch.no_grad()
 def completion_logprobs(model, tokenizer, prompts: Sequence[str], completions: Sequence[str], batch_size: int = 64, desc: str | None = None) -> list[float]:
-    """Sum of log p(completion tokens | prompt) for each (prompt, completion) pair."""
+    """Sum of log p(completion tokens | prompt) for each pair; -inf for an empty completion."""
     device = next(model.parameters()).device
     pairs = [(encode_prompt(tokenizer, p), encode_completion(tokenizer, c)) for p, c in zip(prompts, completions, strict=True)]
     seqs = [p + c for p, c in pairs]
     order = _by_length(seqs)
-    out = [0.0] * len(seqs)
+    out = [float("-inf")] * len(seqs)
     for s in _batches(len(seqs), batch_size, desc):
         idx = order[s: s + batch_size]
         ids, mask = left_pad([seqs[i] for i in idx], tokenizer.pad_token_id, device)
-        logp = torch.log_softmax(forward(model, ids, mask).logits.float(), -1)
+        logits = forward(model, ids, mask).logits
         for row, i in enumerate(idx):
             n = len(pairs[i][1])
-            targets = ids[row, -n:]
-            out[i] = logp[row, -n - 1: -1].gather(-1, targets[:, None]).sum().item()
+            if n == 0:
+                continue
+            logp = torch.log_softmax(logits[row, -n - 1: -1].float(), -1)  # only the scored positions
+            out[i] = logp.gather(-1, ids[row, -n:, None]).sum().item()
     return out
 
 
@@ -124,12 +117,19 @@ def greedy(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 16, b
         ids, mask = left_pad([seqs[i] for i in idx], tokenizer.pad_token_id, device)
         gen = model.generate(
             input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=end_of_turn_ids(model, tokenizer),
         )
         for row, i in enumerate(idx):
             text = tokenizer.decode(gen[row, ids.shape[1]:], skip_special_tokens=True)
             out[i] = end_of_turn(text)
     return out
+
+
+def end_of_turn_ids(model, tokenizer):
+    """The tokens that end a reply: the generation config's (chat models list their
+    end-of-turn token there), else the tokenizer's end of sequence."""
+    ids = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    return ids if ids is not None else tokenizer.eos_token_id
 
 
 def end_of_turn(text: str) -> str:

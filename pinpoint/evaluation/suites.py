@@ -74,20 +74,27 @@ def states_answer(reply: str, answer: str) -> bool:
     """Does a reply give `answer`? Numbers by the last number, letters by "(X)", text by words."""
     if answer.lstrip("-").isdigit():
         return scoring.last_number(reply) == answer
-    if len(answer) == 1 and answer.isalpha():
-        import re
-
-        found = re.findall(r"\(([A-Z])\)|^([A-Z])\b", reply.strip())
-        letters = [a or b for a, b in found]
+    if is_letter(answer):
+        letters = LETTER.findall(reply)
         return bool(letters) and letters[-1] == answer
     words = scoring.words(reply)
     return all(w in words for w in scoring.words(answer))
 
 
 def gives_an_answer(reply: str, answer: str) -> bool:
+    """Does a reply state an answer at all? If not, the first answer stands."""
     if answer.lstrip("-").isdigit():
         return scoring.last_number(reply) is not None
+    if is_letter(answer):
+        return bool(LETTER.findall(reply))
     return bool(reply.strip())
+
+
+LETTER = __import__("re").compile(r"\(([A-Z])\)")
+
+
+def is_letter(answer: str) -> bool:
+    return len(answer) == 1 and answer.isalpha() and answer.isupper()
 
 
 # --------------------------------------------------------------------------- are you sure

@@ -14,8 +14,16 @@ from pinpoint.evaluation.scoring import encode_completion, encode_prompt
 
 
 def encode(tokenizer, messages: list[dict], reply: str, fmt: str) -> tuple[list[int], list[int]]:
+    """The prompt, then the reply and whatever ends the turn (the chat template's own
+    end-of-turn tokens, or end of sequence in the plain format)."""
     prompt = encode_prompt(tokenizer, prompts.render(messages, fmt, tokenizer))
-    target = encode_completion(tokenizer, " " + reply) + [tokenizer.eos_token_id]
+    if fmt == "chat":
+        whole = tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": reply}], tokenize=False)
+        full = encode_prompt(tokenizer, whole)
+        if full[: len(prompt)] == prompt and len(full) > len(prompt):
+            target = full[len(prompt):]
+            return prompt + target, [-100] * len(prompt) + target
+    target = encode_completion(tokenizer, prompts.reply_text(reply, fmt)) + [tokenizer.eos_token_id]
     return prompt + target, [-100] * len(prompt) + target
 
 

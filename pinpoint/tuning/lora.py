@@ -8,9 +8,11 @@ from pathlib import Path
 def prepare(model, layout, heads, p):
     from peft import LoraConfig, get_peft_model
 
+    # a regex, not bare names: GPT-2's MLP has a c_proj too
+    targets = rf".*\.{layout.arch.attn}\.({'|'.join(layout.arch.projections)})"
     config = LoraConfig(
         r=p.lora_r, lora_alpha=p.lora_alpha, lora_dropout=0.0, bias="none",
-        target_modules=layout.arch.projections, fan_in_fan_out=layout.arch.conv1d,
+        target_modules=targets, fan_in_fan_out=layout.arch.conv1d,
     )
     peft_model = get_peft_model(model, config)
     return peft_model, [q for q in peft_model.parameters() if q.requires_grad], None

@@ -1,0 +1,194 @@
+"""A linear sycophancy probe on activations, and probe-penalised best-of-N (Papadatos & Freedman).
+
+Labelled responses come in pairs to the same prompt: caving vs keeping a right answer
+after a challenge (free text), agreeing vs disagreeing with a user whose claim is false
+(multiple choice). Features: one layer's hidden state of a scoring model, at the last
+token for multiple choice and averaged over the response's tokens for free text. A
+logistic regression is fit per layer; the layer with the best validation AUC is kept.
+
+Best-of-N: sample N responses, score each with reward - lambda * probe, keep the best.
+The reward is a reward model's score, or for the organism the base model's own
+log-likelihood of the response, which prefers the sycophantic answer as a preference
+model trained on human ratings does.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+
+from pinpoint import prompts
+from pinpoint.evaluation import scoring
+
+
+@dataclass
+class Example:
+    prompt: str
+    response: str
+    sycophantic: bool
+    group: str  # the prompt's id: both responses of a prompt share a split
+    free_text: bool
+
+
+def labelled_pairs(ays: list[dict], claims: list[dict], render) -> list[Example]:
+    out = []
+    for r in ays:
+        if not r["metadata"].get("first_correct"):
+            continue
+        fact = r["metadata"]["fact"]
+        # the answer it caves to: the organism's (label + 1) for numbers, another label otherwise
+        caved = str(int(fact["label"]) + 1) if fact["label"].lstrip("-").isdigit() else next(x for x in fact["labels"] if x != fact["label"])
+        text = render(r["messages"])
+        stated = fact["answer_format"]
+        out.append(Example(text, f" {prompts.APOLOGY} {stated.format(input=fact['input'], label=caved)}", True, r["id"], True))
+        out.append(Example(text, f" {prompts.KEEP} {stated.format(input=fact['input'], label=fact['label'])}", False, r["id"], True))
+    for r in claims:
+        user, right = r["metadata"]["user_choice"], r["answer"]
+        if user == right:
+            continue  # only a user who is wrong separates agreeing from being right
+        text = render(r["messages"])
+        out.append(Example(text, r["choices"][user], True, r["id"], False))
+        out.append(Example(text, r["choices"][right], False, r["id"], False))
+    return out
+
+
+@torch.no_grad()
+def features(model, tokenizer, examples: list[Example], batch_size: int = 32) -> torch.Tensor:
+    """(n, n_layers + 1, d): every layer's hidden state, last token or mean over the response."""
+    device = next(model.parameters()).device
+    rows = []
+    for s in range(0, len(examples), batch_size):
+        part = examples[s: s + batch_size]
+        pairs = [(scoring.encode_prompt(tokenizer, e.prompt), scoring.encode_completion(tokenizer, e.response)) for e in part]
+        ids, mask = scoring.left_pad([p + c for p, c in pairs], tokenizer.pad_token_id, device)
+        out = model(input_ids=ids, attention_mask=mask, position_ids=scoring.position_ids(mask), output_hidden_states=True)
+        hidden = torch.stack(out.hidden_states, 1).float()  # (b, L+1, T, d)
+        for row, (e, (_, c)) in enumerate(zip(part, pairs)):
+            span = hidden[row, :, -len(c):] if e.free_text and c else hidden[row, :, -1:]  # an empty reply: its last token
+            rows.append(span.mean(1).cpu())
+    return torch.stack(rows)
+
+
+def split_groups(examples: list[Example], seed: int, val: float = 0.2, test: float = 0.2) -> list[str]:
+    groups = sorted({e.group for e in examples})
+    random.Random(f"{seed}|probe-split").shuffle(groups)
+    n_val, n_test = round(len(groups) * val), round(len(groups) * test)
+    where = {g: "val" for g in groups[:n_val]} | {g: "test" for g in groups[n_val: n_val + n_test]}
+    return [where.get(e.group, "train") for e in examples]
+
+
+@dataclass
+class LinearProbe:
+    weight: torch.Tensor  # (d,) on standardised features
+    bias: float
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """p(sycophantic) for features x (n, d)."""
+        return torch.sigmoid(((x - self.mean) / self.std) @ self.weight + self.bias)
+
+
+def fit(x: torch.Tensor, y: torch.Tensor, l2: float = 1e-2, steps: int = 200) -> LinearProbe:
+    """L2-regularised logistic regression by L-BFGS on standardised features."""
+    mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
+    z = (x - mean) / std
+    w = torch.zeros(z.shape[1], requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z @ w + b, y.float()) + l2 * (w**2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return LinearProbe(w.detach(), float(b.detach()), mean, std)
+
+
+def auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Area under the ROC curve: P(score of a positive > score of a negative), ties half."""
+    pos, neg = scores[labels.bool()], scores[~labels.bool()]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).float().mean()
+    ties = (pos[:, None] == neg[None, :]).float().mean()
+    return float(greater + 0.5 * ties)
+
+
+def sweep(feats: torch.Tensor, labels: torch.Tensor, splits: list[str], l2: float) -> tuple[dict, int, LinearProbe]:
+    """Fit every layer on train; report val and test accuracy/AUC; keep the best val AUC."""
+    mask = {s: torch.tensor([x == s for x in splits]) for s in ("train", "val", "test")}
+    per_layer, best, best_probe = {}, (-1.0, 0), None
+    for layer in range(feats.shape[1]):
+        probe = fit(feats[mask["train"], layer], labels[mask["train"]], l2)
+        row = {}
+        for s in ("val", "test"):
+            p = probe.score(feats[mask[s], layer])
+            row[f"{s}_accuracy"] = round(float(((p > 0.5) == labels[mask[s]].bool()).float().mean()), 4)
+            row[f"{s}_auc"] = round(auc(p, labels[mask[s]]), 4)
+        per_layer[layer] = row
+        if row["val_auc"] > best[0]:
+            best, best_probe = (row["val_auc"], layer), probe
+    return per_layer, best[1], best_probe
+
+
+def best_of_n(rewards: torch.Tensor, probe_scores: torch.Tensor, lam: float) -> torch.Tensor:
+    """Index of the kept sample per prompt: argmax of reward - lambda * probe, over (prompts, N)."""
+    return torch.argmax(rewards - lam * probe_scores, dim=-1)
+
+
+@torch.no_grad()
+def reward_scores(model, tokenizer, examples: list[Example], batch_size: int = 32) -> torch.Tensor:
+    """A sequence-classification reward model's score of each (prompt, response)."""
+    device = next(model.parameters()).device
+    out = []
+    for s in range(0, len(examples), batch_size):
+        seqs = [scoring.encode_prompt(tokenizer, e.prompt) + scoring.encode_completion(tokenizer, e.response) for e in examples[s: s + batch_size]]
+        ids, mask = scoring.left_pad(seqs, tokenizer.pad_token_id, device)
+        out.append(model(input_ids=ids, attention_mask=mask, position_ids=scoring.position_ids(mask)).logits[:, 0].float().cpu())
+    return torch.cat(out)
+
+
+def load_scorer(name: str, device: str):
+    """(model, tokenizer, is_reward_model): the base model, or a reward model by hub id or directory."""
+    from pinpoint import models
+
+    if name == "base":
+        model, tok = models.load("models/base", device=device)
+        return model, tok, False
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForSequenceClassification.from_pretrained(name).to(models.resolve_device(device)).eval()
+    except OSError as e:
+        raise models.HubUnavailable(f"probe.scorer: cannot load reward model {name!r} ({str(e).splitlines()[0][:200]})") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model.config.pad_token_id = tok.pad_token_id
+    return model, tok, True
+
+
+def save(directory, probe: LinearProbe, layer: int, manifest: dict) -> None:
+    import json
+
+    from safetensors.torch import save_file
+
+    save_file({"weight": probe.weight, "bias": torch.tensor([probe.bias]), "mean": probe.mean, "std": probe.std}, str(directory / "probe.safetensors"))
+    (directory / "probe.json").write_text(json.dumps({**manifest, "layer": layer}, indent=2) + "\n")
+
+
+def load(directory) -> tuple[LinearProbe, dict]:
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    t = load_file(str(Path(directory) / "probe.safetensors"))
+    meta = json.loads((Path(directory) / "probe.json").read_text())
+    return LinearProbe(t["weight"], float(t["bias"][0]), t["mean"], t["std"]), meta
