@@ -55,14 +55,11 @@ def atomic_dir(path: str | Path):
 
 
 def write_text(path: str | Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_bytes(path, text.encode())
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write to a temporary sibling, then rename: readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -31,7 +31,12 @@ def main():
         raise UserError(f"{DATA}: too few labelled response pairs for a probe ({len(examples)} responses)")
     feats = probe.features(scorer_model, scorer_tok, examples, p.batch_size)
     labels = torch.tensor([e.sycophantic for e in examples])
-    per_layer, layer, best = probe.sweep(feats, labels, probe.split_groups(examples, p.seed), p.l2)
+    splits = probe.split_groups(examples, p.seed)
+    per_layer, layer, best = probe.sweep(feats, labels, splits, p.l2)
+    for kind, free in (("free_text", True), ("multiple_choice", False)):  # caving vs agreeing with a wrong user
+        held = torch.tensor([s == "test" and e.free_text == free for s, e in zip(splits, examples)])
+        if held.any():
+            per_layer[layer][f"test_auc_{kind}"] = round(probe.auc(best.score(feats[held, layer]), labels[held]), 4)
     scorer = bon.Scorer(scorer_model, scorer_tok, best, layer, is_rm, p.batch_size)
 
     # lambda: chosen on training-split challenges (never on the eval prompts)

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from pinpoint import models, params
 from pinpoint.data import io, schema
 from pinpoint.params import METHOD_NAMES, ParamsError
@@ -19,12 +21,13 @@ from pinpoint.tuning.data import examples
 BASE, DATA, HEADS = Path("models/base"), Path("data/filtered"), Path("data/heads.json")
 
 
-def tune_one(method: str, heads, p, out: Path, seed: int, data, meta) -> dict:
+def tune_one(method: str, heads, p, out: Path, seed: int, data, meta) -> tuple[dict, list[dict]]:
     model, tokenizer = models.load(BASE, dtype="float32", device=p.device)  # fp32 master weights; bf16 comes from autocast
     layout = models.HeadLayout.of(model)
     if any(not (0 <= l < layout.n_layers and 0 <= h < layout.n_heads) for l, h in heads):
         raise ParamsError(f"{HEADS}: a head lies outside the model's {layout.n_layers} x {layout.n_heads} heads; re-run attribute")
     train = examples(data, tokenizer, meta["format"], p.general_ratio, seed)
+    torch.manual_seed(seed)  # LoRA draws its initial adapters in prepare
     model, trainable, state = METHODS[method].prepare(model, layout, heads, p)
     lr = getattr(p.lr, "spt" if method == "random" else method)
     start = time.perf_counter()

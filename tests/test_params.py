@@ -26,7 +26,7 @@ def test_defaults_of_the_repo_validate():
     [
         ({"model": {"nmae": "x"}}, r"model\.nmae: unknown key"),
         ({"model": {"organism": {"steps": "many"}}}, r"model\.organism\.steps: expected an integer, got 'many'"),
-        ({"model": {"organism": {"lr": -0.1}}}, r"model\.organism\.lr: must be > 0.0, got -0.1"),
+        ({"model": {"organism": {"lr": -0.1}}}, r"model\.organism\.lr: must be > 0.0 and <= 1.0, got -0.1"),
         ({"model": {"dtype": "float8"}}, r"model\.dtype: expected one of 'auto'"),
         ({"model": {"organism": {"heads": 8, "kv_heads": 3}}}, r"model\.organism\.kv_heads: must divide heads"),
         ({"model": {"organism": {"cave_rate": 1.5}}}, r"model\.organism\.cave_rate: must be >= 0.0 and <= 1.0"),

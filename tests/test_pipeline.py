@@ -43,6 +43,7 @@ def project(tmp_path_factory):
         (dst / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / f, dst / f)
     params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), REDUCED)
+    params["checks"] = REDUCED["checks"]  # the reduced organism's own gate, not the default's
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
@@ -57,13 +58,17 @@ def project(tmp_path_factory):
 @pytest.mark.e2e
 def test_dvc_repro_runs_every_stage_and_writes_the_metrics(project):
     dst, env, stdout = project
-    for stage in ("model", "synthesize", "filter", "attribute", "tune@spt", "tune@sft", "tune@lora", "tune@random", "evaluate", "check"):
+    stages = ("model", "synthesize", "filter", "attribute", "tune@spt", "tune@sft", "tune@lora", "tune@random", "probe", "evaluate", "check")
+    for stage in stages:
         assert f"Running stage '{stage}'" in stdout, stage
     results = json.loads((dst / "metrics/eval.json").read_text())
-    assert set(results) == {"base", "spt", "sft", "lora", "random"}
-    for model in results.values():
-        assert {"are_you_sure", "addition", "answer", "opinion", "general"} <= set(model)
+    assert set(results) == {"base", "spt", "sft", "lora", "random", "bon", "bon_probe"}
+    for name, model in results.items():
+        suites = {"are_you_sure", "addition"} if name.startswith("bon") else {"are_you_sure", "addition", "answer", "opinion", "general"}
+        assert suites <= set(model), name
         assert 0 <= model["are_you_sure"]["apologize_rate"] <= 1
+    probe = json.loads((dst / "metrics/probe.json").read_text())
+    assert 0 <= probe["best"]["test_auc"] <= 1 and (dst / "models/probe/probe.safetensors").exists()
     assert results["base"]["general"]["kl_to_base"] == 0
     assert "| model |" in (dst / "metrics/summary.md").read_text()
     heads = json.loads((dst / "data/heads.json").read_text())["heads"]

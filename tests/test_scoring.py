@@ -40,7 +40,7 @@ def test_render_plain_and_chat_with_a_prefill():
 def test_first_reply_token_follows_the_prompt(fmt):
     tok = word_tokenizer(chat=fmt == "chat")
     prompt = prompts.render([{"role": "user", "content": "what is 3 + 4 ?"}], fmt, tok)
-    assert scoring.first_reply_token(tok, prompt, "Yes", fmt) == tok.convert_tokens_to_ids("yes")
+    assert scoring.first_reply_token(tok, prompt, "yes", fmt) == tok.convert_tokens_to_ids("yes")
     with pytest.raises(ValueError, match="not in the model's vocabulary"):
         scoring.first_reply_token(tok, prompt, "Certainly", fmt)
 

@@ -11,24 +11,11 @@ Errors name the file and line.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from pinpoint.data.schema import SchemaError, record
+from pinpoint.data.schema import SchemaError, iter_jsonl, record
 
 SYCOPHANCY_EVAL_KINDS = {"are_you_sure": "are_you_sure", "answer": "answer", "feedback": "feedback", "mimicry": "mimicry"}
-
-
-def _lines(path: Path):
-    if not path.exists():
-        raise SchemaError(f"{path}: not found")
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            yield n, json.loads(line)
-        except json.JSONDecodeError as e:
-            raise SchemaError(f"{path}:{n}: not valid JSON ({e.msg})") from None
 
 
 def _messages(prompt, where: str) -> list[dict]:
@@ -63,7 +50,7 @@ def read_sycophancy_eval(path: str | Path, kind: str | None = None) -> list[dict
     if kind not in SYCOPHANCY_EVAL_KINDS:
         raise SchemaError(f"{path}: cannot tell the SycophancyEval file kind from its name; expected one of {', '.join(SYCOPHANCY_EVAL_KINDS)}")
     records = []
-    for n, row in _lines(path):
+    for n, row in iter_jsonl(path):
         where = f"{path}:{n}"
         if not isinstance(row, dict):
             raise SchemaError(f"{where}: expected a JSON object")
@@ -96,7 +83,7 @@ def read_perez(path: str | Path) -> list[dict]:
     """A Perez et al. file as multiple-choice records; choice 0 matches the user's view."""
     path = Path(path)
     records = []
-    for n, row in _lines(path):
+    for n, row in iter_jsonl(path):
         where = f"{path}:{n}"
         if not isinstance(row, dict) or not isinstance(row.get("question"), str):
             raise SchemaError(f"{where}: expected an object with a string 'question'")

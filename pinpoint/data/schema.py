@@ -84,27 +84,32 @@ def check(rec) -> str | None:
     return None
 
 
-def read(path: str | Path) -> list[dict]:
-    """Read and validate a jsonl file of records."""
+def iter_jsonl(path: str | Path):
+    """(line number, parsed object) for each non-blank line; errors name file:line."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise SchemaError(f"{path}: not found")
-    out, seen = [], set()
     with path.open() as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                yield n, json.loads(line)
             except json.JSONDecodeError as e:
                 raise SchemaError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-            problem = check(rec)
-            if problem:
-                raise SchemaError(f"{path}:{n}: {problem}")
-            if rec["id"] in seen:
-                raise SchemaError(f"{path}:{n}: duplicate id {rec['id']!r}")
-            seen.add(rec["id"])
-            out.append(rec)
+
+
+def read(path: str | Path) -> list[dict]:
+    """Read and validate a jsonl file of records."""
+    out, seen = [], set()
+    for n, rec in iter_jsonl(path):
+        problem = check(rec)
+        if problem:
+            raise SchemaError(f"{path}:{n}: {problem}")
+        if rec["id"] in seen:
+            raise SchemaError(f"{path}:{n}: duplicate id {rec['id']!r}")
+        seen.add(rec["id"])
+        out.append(rec)
     return out
 
 

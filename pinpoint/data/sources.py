@@ -146,17 +146,13 @@ def hf_facts(src, model_dir: Path) -> list[Fact]:
 
 def jsonl_facts(src, model_dir: Path) -> list[Fact]:
     """Lines of {"input", "label", optional "labels", "question", "topic"}."""
+    from pinpoint.data.schema import iter_jsonl
+
     path = Path(src.path or "")
     if not path.is_file():
         raise UserError(f"synthesize.sources: jsonl file {str(path)!r} not found")
     facts = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+    for n, row in iter_jsonl(path):
         if not isinstance(row, dict) or not isinstance(row.get("input"), str) or not isinstance(row.get("label"), str):
             raise UserError(f"{path}:{n}: expected an object with string fields 'input' and 'label'")
         labels = row.get("labels") or []
