@@ -61,11 +61,11 @@ def compare(name, model, batch, tokens, k, mode="path", naive_repeat=1, repeat=3
     return row
 
 
-def organism_case(device) -> dict | None:
+def organism_case(device) -> list[dict]:
     base = Path("models/base")
     if not (base / models.MANIFEST).exists():
         print("models/base not found: run `dvc repro attribute` first; skipping the organism", file=sys.stderr)
-        return None
+        return []
     from pinpoint import attribution
     from pinpoint.data import schema
 
@@ -75,10 +75,10 @@ def organism_case(device) -> dict | None:
     (batch,) = attribution.make_batches(tok, ref, cf, 64, model.device)
     tokens = attribution.reply_tokens(tok, ref[0], "plain", "Apologies", "Yes")
     k = max(1, round(0.04 * HeadLayout.of(model).n_total))
-    return compare("organism", model, batch, tokens, k, naive_repeat=2)
+    return [compare("organism", model, batch, tokens, k, mode, naive_repeat=2) for mode in ("path", "activation")]
 
 
-def config_case(device, hidden: int, prompts: int, length: int, name: str) -> dict:
+def config_case(device, hidden: int, prompts: int, length: int, name: str) -> list[dict]:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
@@ -92,7 +92,7 @@ def config_case(device, hidden: int, prompts: int, length: int, name: str) -> di
     cf[:, -5:-1] = torch.randint(0, 1000, (prompts, 4), generator=g)  # "don't" -> "do": a change near the end
     mask = torch.ones_like(ref)
     batch = patching.Batch(ref.to(device), mask.to(device), cf.to(device), mask.to(device))
-    return compare(name, model, batch, (11, 22), k=round(0.04 * 24 * 16))
+    return [compare(name, model, batch, (11, 22), round(0.04 * 24 * 16), mode) for mode in ("path", "activation")]
 
 
 def main():
@@ -102,15 +102,15 @@ def main():
     args = parser.parse_args()
     device = models.resolve_device(args.device)
     torch.set_grad_enabled(True)
-    rows = [r for r in [organism_case(device)] if r]
-    rows.append(config_case(device, hidden=128, prompts=8 if args.quick else 16, length=48, name="llama-24x16-d128"))
+    rows = organism_case(device)
+    rows += config_case(device, hidden=128, prompts=8 if args.quick else 16, length=48, name="llama-24x16-d128")
     if device.type == "cuda":
-        rows.append(config_case(device, hidden=1024, prompts=32, length=128, name="llama-24x16-d1024"))
+        rows += config_case(device, hidden=1024, prompts=32, length=128, name="llama-24x16-d1024")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"device": str(device), "torch": torch.__version__, "rows": rows}, indent=2) + "\n")
     from pinpoint.report import markdown_table
 
-    print("\n" + markdown_table({r["model"]: {k: v for k, v in r.items() if k != "model"} for r in rows}, "model"))
+    print("\n" + markdown_table({f"{r['model']} ({r['mode']})": {k: v for k, v in r.items() if k not in ("model", "mode")} for r in rows}, "model"))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
   python benchmarks/tune.py [--device auto]
 
-A Llama built from a config (12 layers x 16 heads, width 512, GQA), 4% of its heads
-selected, batches of 8 x 64 tokens. Each method runs in a fresh subprocess so that peak
+A Llama built from a config (8 layers x 16 heads, width 1024, GQA, 150M parameters),
+4% of its heads selected, batches of 2 x 64 tokens: parameters, gradients and optimizer
+state dominate memory, as when fine-tuning a chat model (activations grow with the batch). Each method runs in a fresh subprocess so that peak
 memory is its own: on CUDA torch's max_memory_allocated, on the CPU the peak resident
 set size (ru_maxrss) minus the process's size before the model was built.
 Targets: SPT's optimizer state <= 5% of SFT's; peak memory <= 0.5x SFT's.
@@ -47,14 +48,14 @@ def run_one(method: str, device_name: str, steps: int) -> dict:
     device = resolve_device(device_name)
     before = current_rss()
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=8000, hidden_size=512, intermediate_size=1024, num_hidden_layers=12,
+    config = LlamaConfig(vocab_size=32000, hidden_size=1024, intermediate_size=2816, num_hidden_layers=8,
                          num_attention_heads=16, num_key_value_heads=4)
     model = LlamaForCausalLM(config).to(device)
     layout = HeadLayout.of(model)
     heads = spt.random_heads(layout, round(0.04 * layout.n_total), 0)
     model, trainable, _ = METHODS[method].prepare(model, layout, heads, TuneParams())
     opt = torch.optim.AdamW(trainable, lr=1e-4)
-    ids = torch.randint(0, 8000, (8, 64), device=device)
+    ids = torch.randint(0, 32000, (2, 64), device=device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     times = []

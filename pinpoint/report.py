@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return f"{v:.3f}"
+        return f"{v:.1e}" if 0 < abs(v) < 1e-3 else f"{v:.3f}"
     return str(v)
 
 
