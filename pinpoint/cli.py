@@ -48,7 +48,8 @@ def cmd_heads(args) -> int:
         print(f"error: {path}: not found; run `dvc repro attribute` first", file=sys.stderr)
         return 2
     data = json.loads(path.read_text())
-    ranked = sorted(data["scores"].items(), key=lambda kv: kv[1])[: args.n]
+    named = {f"L{l}H{h}": s for l, row in enumerate(data["scores"]) for h, s in enumerate(row)}
+    ranked = sorted(named.items(), key=lambda kv: kv[1])[: args.n]
     selected = set(data["selected"])
     rows = {name: {"score": score, "selected": "yes" if name in selected else ""} for name, score in ranked}
     print(f"top heads ({data['method']}, {data['mode']} patching; score = relative change of F when patched)\n")

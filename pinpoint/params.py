@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 
 class ParamsError(ValueError):
     """A params value is wrong; the message names the key path."""
@@ -189,14 +187,22 @@ def parse(cls, raw: Any, path: str):
     return obj
 
 
+def _yaml():
+    """YAML 1.2, as DVC reads params.yaml: `Yes` is a string (in YAML 1.1 it is true,
+    and `dvc exp run -S` writes strings unquoted)."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True)
+
+
 def load(section: str, path: str | Path = "params.yaml"):
     """Read and validate one section of params.yaml."""
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"{path}: file not found")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
+        raw = _yaml().load(path.read_text()) or {}
+    except Exception as e:  # ruamel's errors share no base class worth naming
         raise ParamsError(f"{path}: not valid YAML: {e}".replace("\n", " ")) from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of sections")

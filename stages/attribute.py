@@ -47,7 +47,8 @@ def main():
                           "base": models.read_manifest(BASE).get("name", "organism")})
     write_json(METRICS, {"method": p.method, "mode": p.mode, "n_prompts": len(ref), "selected": names,
                          "ablation_apologize_rate": evidence,
-                         "scores": {f"L{l}H{h}": round(float(scores[l, h]), 6) for l in range(layout.n_layers) for h in range(layout.n_heads)}})
+                         # layers x heads: a grid, so that `dvc exp show` keeps one column, not one per head
+                         "scores": [[round(float(s), 6) for s in row] for row in scores]})
     report.head_heatmap(scores, selected, PLOT_PNG)
     write_json(PLOT_JSON, [{"head": f"L{l}H{h}", "layer": l, "score": round(float(scores[l, h]), 6)} for l in range(layout.n_layers) for h in range(layout.n_heads)])
     report.print_table(f"selected heads ({p.method}, {p.mode} patching, {len(ref)} prompts)", {n: {"score": float(scores[l, h])} for n, (l, h) in zip(names, selected)}, "head")
