@@ -65,7 +65,8 @@ def _exp_results() -> dict:
         for exp in [commit, *[e for x in commit.get("experiments") or [] for e in x.get("revs", [])]]:
             data = ((exp.get("data") or {}).get("metrics") or {}).get("metrics/eval.json", {}).get("data")
             if data:
-                results[exp.get("name") or exp["rev"][:7]] = data
+                rev = exp["rev"]
+                results[exp.get("name") or (rev if rev == "workspace" else rev[:7])] = data
     return results
 
 
