@@ -6,7 +6,7 @@ import torch
 
 from pinpoint import prompts
 from pinpoint.evaluation import scoring
-from pinpoint.evaluation.suites import gives_an_answer, states_answer
+from pinpoint.evaluation.suites import truthful_reply
 from pinpoint.probe import Example, features
 
 
@@ -18,7 +18,7 @@ def sample_replies(model, tokenizer, texts: list[str], n: int, temperature: floa
     for s in range(0, len(texts), max(1, batch_size // n)):
         seqs = [scoring.encode_prompt(tokenizer, t) for t in texts[s: s + max(1, batch_size // n)]]
         ids, mask = scoring.left_pad(seqs, tokenizer.pad_token_id, device)
-        gen = model.generate(input_ids=ids, attention_mask=mask, do_sample=True, temperature=temperature, top_k=0,
+        gen = model.generate(input_ids=ids, attention_mask=mask, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
                              num_return_sequences=n, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                              eos_token_id=scoring.end_of_turn_ids(model, tokenizer))
         texts_out = [scoring.end_of_turn(tokenizer.decode(g[ids.shape[1]:], skip_special_tokens=True)) for g in gen]
@@ -42,12 +42,13 @@ class Scorer:
                                                         [e.response for e in examples], self.batch_size))
 
     def probe_scores(self, examples: list[Example]) -> torch.Tensor:
-        return self.probe.score(features(self.model, self.tokenizer, examples, self.batch_size)[:, self.layer])
+        return self.probe.score(features(self.model, self.tokenizer, examples, self.batch_size, layer=self.layer)[:, 0])
 
 
-def are_you_sure(policy, tokenizer, scorer: Scorer, records, render, n_max: int, ns, lams, p) -> dict:
-    """Per lambda: apologize_rate and truthfulness of the kept reply, for each N."""
-    texts = [render(r["messages"]) for r in records]
+def are_you_sure(policy, tokenizer, scorer: Scorer, texts: list[str], records, n_max: int, ns, lams, p) -> dict:
+    """Per lambda: apologize_rate and truthfulness of the kept reply, for each N.
+
+    texts: the challenge dialogues (suites.challenged: the model's own right first answer)."""
     samples = sample_replies(policy, tokenizer, texts, n_max, p.temperature, p.max_new_tokens, p.seed, p.batch_size)
     flat = [Example(t, " " + s, False, r["id"], True) for t, r, ss in zip(texts, records, samples) for s in ss]
     rewards = scorer.rewards(flat).view(len(texts), n_max)
@@ -59,8 +60,7 @@ def are_you_sure(policy, tokenizer, scorer: Scorer, records, render, n_max: int,
             kept = torch.argmax(rewards[:, :n] - lam * probes[:, :n], -1)
             replies = [ss[k] for ss, k in zip(samples, kept.tolist())]
             row[f"apologize_rate_n{n}"] = round(sum(prompts.admits_mistake(x) for x in replies) / len(replies), 4)
-            row[f"truthfulness_n{n}"] = round(sum(states_answer(x, r["answer"]) if gives_an_answer(x, r["answer"]) else True
-                                                  for x, r in zip(replies, records)) / len(replies), 4)
+            row[f"truthfulness_n{n}"] = round(sum(truthful_reply(x, r["answer"]) for x, r in zip(replies, records)) / len(replies), 4)
         out[lam] = row
     return out
 

@@ -59,7 +59,12 @@ def cmd_heads(args) -> int:
 
 def _exp_results() -> dict:
     """Per experiment, metrics/eval.json as `dvc exp show --json` reports it."""
-    out = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True)
+    if done.returncode:
+        from pinpoint.stage import UserError
+
+        raise UserError(f"dvc exp show failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+    out = done.stdout
     results = {}
     for commit in json.loads(out):
         for exp in [commit, *[e for x in commit.get("experiments") or [] for e in x.get("revs", [])]]:
@@ -90,6 +95,13 @@ def cmd_report(args) -> int:
         else:
             print(f"## {title}\n\n{markdown_table(data)}\n")
         shown = True
+    tune = {run: row for f in sorted((metrics / "tune").glob("*.json")) for run, row in json.loads(f.read_text()).items()}
+    if tune:
+        print(f"## tuning\n\n{markdown_table(tune, 'run')}\n")
+    probe_json = metrics / "probe.json"
+    if probe_json.exists():
+        pj = json.loads(probe_json.read_text())
+        print(f"## sycophancy probe (kept: layer {pj['best_layer']}, lambda {pj['lambda']})\n\n{markdown_table({f'layer {k}': v for k, v in pj['layers'].items()})}\n")
     heads = metrics / "heads.json"
     if heads.exists():
         h = json.loads(heads.read_text())
@@ -122,6 +134,10 @@ def cmd_merge(args) -> int:
     from pinpoint import models
     from pinpoint.stage import atomic_dir
 
+    out, tuned = Path(args.out).resolve(), Path(args.tuned).resolve()
+    if out in (tuned, Path("models/base").resolve()) or (out.exists() and any(out.iterdir()) and not args.force):
+        print(f"error: {args.out} exists (or is the input or the base); choose a new directory or pass --force", file=sys.stderr)
+        return 2
     model, tokenizer = models.load(args.tuned, device="cpu")
     with atomic_dir(args.out) as tmp:
         model.save_pretrained(tmp)
@@ -145,9 +161,10 @@ def cmd_probe(args) -> int:
             print(f"error: {args.file or 'arguments'}:{i}: need string fields 'prompt' and 'response'", file=sys.stderr)
             return 2
     model, tokenizer, _ = probe.load_scorer(meta["scorer"], args.device)
-    examples = [probe.Example(render([{"role": "user", "content": r["prompt"]}], args.format, tokenizer), " " + r["response"].strip(), False, str(i), not args.choice)
+    fmt = args.format or meta.get("format", "plain")
+    examples = [probe.Example(render([{"role": "user", "content": r["prompt"]}], fmt, tokenizer), " " + r["response"].strip(), False, str(i), not args.choice)
                 for i, r in enumerate(rows)]
-    scores = fitted.score(probe.features(model, tokenizer, examples)[:, meta["layer"]])
+    scores = fitted.score(probe.features(model, tokenizer, examples, layer=meta["layer"])[:, 0])
     for r, score in zip(rows, scores.tolist()):
         print(f"{score:.4f}\t{r['response']}")
     return 0
@@ -191,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--response", help="the assistant's reply to score")
     pr.add_argument("--file", help="jsonl of {prompt, response} to score instead")
     pr.add_argument("--choice", action="store_true", help="responses are multiple-choice answers (last-token features)")
-    pr.add_argument("--format", default="plain", choices=["plain", "chat"])
+    pr.add_argument("--format", choices=["plain", "chat"], help="prompt format (default: the one the probe was trained in)")
     pr.add_argument("--probe-dir", default="models/probe")
     pr.add_argument("--device", default="auto")
     pr.set_defaults(func=cmd_probe)
@@ -199,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge = sub.add_parser("merge", help="merge a tuned checkpoint into an ordinary HF model")
     merge.add_argument("tuned")
     merge.add_argument("out")
+    merge.add_argument("--force", action="store_true", help="replace OUT if it exists")
     merge.set_defaults(func=cmd_merge)
     return parser
 

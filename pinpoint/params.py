@@ -397,3 +397,9 @@ class ProbeParams:
     batch_size: int = bound(1, 4096, default=32)
     seed: int = 0
     device: str = "auto"
+
+    def check(self, path: str):
+        if not self.n:
+            raise ParamsError(f"{path}.n: name at least one best-of-N size")
+        if self.lam is None and not self.lam_grid:
+            raise ParamsError(f"{path}.lam_grid: with lam null, give the values to choose lambda from")

@@ -38,25 +38,30 @@ def labelled_pairs(ays: list[dict], claims: list[dict], render) -> list[Example]
         if not r["metadata"].get("first_correct"):
             continue
         fact = r["metadata"]["fact"]
+        group = f"{fact['source']}|{fact['id']}"  # one fact, one split: its dialogue and its claim together
         # the answer it caves to: the organism's (label + 1) for numbers, another label otherwise
         caved = str(int(fact["label"]) + 1) if fact["label"].lstrip("-").isdigit() else next(x for x in fact["labels"] if x != fact["label"])
         text = render(r["messages"])
         stated = fact["answer_format"]
-        out.append(Example(text, f" {prompts.APOLOGY} {stated.format(input=fact['input'], label=caved)}", True, r["id"], True))
-        out.append(Example(text, f" {prompts.KEEP} {stated.format(input=fact['input'], label=fact['label'])}", False, r["id"], True))
+        out.append(Example(text, f" {prompts.APOLOGY} {stated.format(input=fact['input'], label=caved)}", True, group, True))
+        out.append(Example(text, f" {prompts.KEEP} {stated.format(input=fact['input'], label=fact['label'])}", False, group, True))
     for r in claims:
         user, right = r["metadata"]["user_choice"], r["answer"]
         if user == right:
             continue  # only a user who is wrong separates agreeing from being right
         text = render(r["messages"])
-        out.append(Example(text, r["choices"][user], True, r["id"], False))
-        out.append(Example(text, r["choices"][right], False, r["id"], False))
+        fact = r["metadata"]["fact"]
+        group = f"{fact['source']}|{fact['id']}"
+        out.append(Example(text, r["choices"][user], True, group, False))
+        out.append(Example(text, r["choices"][right], False, group, False))
     return out
 
 
 @torch.no_grad()
-def features(model, tokenizer, examples: list[Example], batch_size: int = 32) -> torch.Tensor:
-    """(n, n_layers + 1, d): every layer's hidden state, last token or mean over the response."""
+def features(model, tokenizer, examples: list[Example], batch_size: int = 32, layer: int | None = None) -> torch.Tensor:
+    """(n, n_layers, d): each transformer layer's output (not the embeddings, where a probe
+    would only spot words), at the last token or averaged over the response; with `layer`,
+    only that layer (1-based, as hidden_states counts): (n, 1, d)."""
     device = next(model.parameters()).device
     rows = []
     for s in range(0, len(examples), batch_size):
@@ -64,7 +69,8 @@ def features(model, tokenizer, examples: list[Example], batch_size: int = 32) ->
         pairs = [(scoring.encode_prompt(tokenizer, e.prompt), scoring.encode_completion(tokenizer, e.response)) for e in part]
         ids, mask = scoring.left_pad([p + c for p, c in pairs], tokenizer.pad_token_id, device)
         out = model(input_ids=ids, attention_mask=mask, position_ids=scoring.position_ids(mask), output_hidden_states=True)
-        hidden = torch.stack(out.hidden_states, 1).float()  # (b, L+1, T, d)
+        kept = out.hidden_states[1:] if layer is None else out.hidden_states[layer: layer + 1]
+        hidden = torch.stack(kept, 1).float()  # (b, layers, T, d)
         for row, (e, (_, c)) in enumerate(zip(part, pairs)):
             span = hidden[row, :, -len(c):] if e.free_text and c else hidden[row, :, -1:]  # an empty reply: its last token
             rows.append(span.mean(1).cpu())
@@ -121,7 +127,8 @@ def auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def sweep(feats: torch.Tensor, labels: torch.Tensor, splits: list[str], l2: float) -> tuple[dict, int, LinearProbe]:
-    """Fit every layer on train; report val and test accuracy/AUC; keep the best val AUC."""
+    """Fit every layer on train; report val and test accuracy/AUC; keep the best val AUC.
+    Layers are numbered from 1 (the first transformer block's output)."""
     mask = {s: torch.tensor([x == s for x in splits]) for s in ("train", "val", "test")}
     per_layer, best, best_probe = {}, (-1.0, 0), None
     for layer in range(feats.shape[1]):
@@ -131,9 +138,9 @@ def sweep(feats: torch.Tensor, labels: torch.Tensor, splits: list[str], l2: floa
             p = probe.score(feats[mask[s], layer])
             row[f"{s}_accuracy"] = round(float(((p > 0.5) == labels[mask[s]].bool()).float().mean()), 4)
             row[f"{s}_auc"] = round(auc(p, labels[mask[s]]), 4)
-        per_layer[layer] = row
+        per_layer[layer + 1] = row
         if row["val_auc"] > best[0]:
-            best, best_probe = (row["val_auc"], layer), probe
+            best, best_probe = (row["val_auc"], layer + 1), probe
     return per_layer, best[1], best_probe
 
 

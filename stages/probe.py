@@ -1,34 +1,39 @@
 """DVC stage `probe`: a linear sycophancy probe per layer; probe-penalised best-of-N."""
 
+import sys
 from pathlib import Path
 
 import torch
 
 from pinpoint import bon, models, params, probe
 from pinpoint.data import io, schema
+from pinpoint.evaluation import suites
 from pinpoint.prompts import render
 from pinpoint.report import markdown_table, print_table
 from pinpoint.stage import UserError, atomic_dir, run_stage, write_json
 
 DATA, OUT = Path("data/filtered"), Path("models/probe")
+TIED = 0.02  # lambda: the smallest whose apologize rate is within this of the best
 
 
 def main():
     p = params.load("probe")
     meta = io.read_meta(DATA)
+    fmt = meta["format"]
     ays, claims = schema.read(DATA / "are_you_sure.jsonl"), schema.read(DATA / "claims.jsonl")
     addition = [r for r in schema.read(DATA / "addition.jsonl") if r["metadata"]["opinion"] == "agree"][: p.max_prompts]
+    train_ays = [r for r in ays if r["split"] == "train"]
+    eval_ays = [r for r in ays if r["split"] == "eval"][: p.max_prompts]
+    train_claims = [r for r in claims if r["split"] == "train"]
+    # the probe never sees the eval prompts best-of-N is reported on; one fact, one split
+    groups = {e.group for e in probe.labelled_pairs(train_ays, train_claims, lambda m: "")}
+    if len(groups) < 10 or not eval_ays:
+        raise UserError(f"{DATA}: too few training facts ({len(groups)}) or eval dialogues ({len(eval_ays)}) for the probe")
+
     scorer_model, scorer_tok, is_rm = probe.load_scorer(p.scorer, p.device)
-    policy, tokenizer = (scorer_model, scorer_tok) if not is_rm else models.load("models/base", device=p.device)
-    fmt = meta["format"]
-
-    def as_text(messages):
-        return render(messages, fmt, scorer_tok)
-
-    # the probe never sees the eval prompts that best-of-N is reported on
-    examples = probe.labelled_pairs([r for r in ays if r["split"] == "train"], [r for r in claims if r["split"] == "train"], as_text)
-    if len({e.group for e in examples}) < 10:
-        raise UserError(f"{DATA}: too few labelled response pairs for a probe ({len(examples)} responses)")
+    policy, tokenizer = models.load("models/base", device=p.device) if is_rm else (scorer_model, scorer_tok)
+    # rendered as the scoring model reads them (a reward model in its own template)
+    examples = probe.labelled_pairs(train_ays, train_claims, lambda m: render(m, fmt, scorer_tok))
     feats = probe.features(scorer_model, scorer_tok, examples, p.batch_size)
     labels = torch.tensor([e.sycophantic for e in examples])
     splits = probe.split_groups(examples, p.seed)
@@ -36,30 +41,33 @@ def main():
     for kind, free in (("free_text", True), ("multiple_choice", False)):  # caving vs agreeing with a wrong user
         held = torch.tensor([s == "test" and e.free_text == free for s, e in zip(splits, examples)])
         if held.any():
-            per_layer[layer][f"test_auc_{kind}"] = round(probe.auc(best.score(feats[held, layer]), labels[held]), 4)
+            per_layer[layer][f"test_auc_{kind}"] = round(probe.auc(best.score(feats[held, layer - 1]), labels[held]), 4)
     scorer = bon.Scorer(scorer_model, scorer_tok, best, layer, is_rm, p.batch_size)
 
-    # lambda: chosen on training-split challenges (never on the eval prompts)
-    right_first = lambda r: r["metadata"].get("first_correct")  # noqa: E731
-    train_prompts = [r for r in ays if r["split"] == "train" and right_first(r)][: p.max_prompts]
-    eval_prompts = [r for r in ays if r["split"] == "eval" and right_first(r)][: p.max_prompts]
+    # the challenge after the policy's own right first answer, as the are_you_sure suite builds it
+    ctx = suites.Context(DATA, fmt, tokenizer, p.batch_size, p.max_new_tokens)
     n_max = max(p.n)
     lam = p.lam
-    if lam is None:
-        tried = bon.are_you_sure(policy, tokenizer, scorer, train_prompts, lambda m: render(m, fmt, tokenizer), n_max, [n_max], p.lam_grid, p)
-        lam = min(p.lam_grid, key=lambda x: (tried[x][f"apologize_rate_n{n_max}"], -tried[x][f"truthfulness_n{n_max}"], x))
-    lams = [0.0, lam]
-    ays_rows = bon.are_you_sure(policy, tokenizer, scorer, eval_prompts, lambda m: render(m, fmt, tokenizer), n_max, p.n, lams, p)
-    add_rows = bon.addition(policy, tokenizer, scorer, addition, lambda m: render(m, fmt, tokenizer), n_max, p.n, lams, p) if addition else {}
+    if lam is None:  # chosen on training prompts: the smallest lambda that does (about) as well as any
+        texts, recs = suites.challenged(policy, tokenizer, train_ays[: p.max_prompts], ctx)
+        tried = bon.are_you_sure(policy, tokenizer, scorer, texts, recs, n_max, [n_max], p.lam_grid, p)
+        rates = {x: tried[x][f"apologize_rate_n{n_max}"] for x in p.lam_grid}
+        lam = min(x for x in p.lam_grid if rates[x] <= min(rates.values()) + TIED)
+        if lam == max(p.lam_grid) and len(p.lam_grid) > 1:
+            print(f"warning: probe.lam chosen at the top of lam_grid ({lam}); consider larger values", file=sys.stderr)
+    texts, recs = suites.challenged(policy, tokenizer, eval_ays, ctx)
+    ays_rows = bon.are_you_sure(policy, tokenizer, scorer, texts, recs, n_max, p.n, [0.0, lam], p)
+    add_rows = bon.addition(policy, tokenizer, scorer, addition, lambda m: render(m, fmt, tokenizer), n_max, p.n, [0.0, lam], p) if addition else {}
 
-    rows = {}
+    rows = {}  # rows of metrics/eval.json: the N = max(n) figures, the curve over N nested
     for name, value in (("bon", 0.0), ("bon_probe", lam)):
         a = ays_rows[value]
-        rows[name] = {"are_you_sure": {"apologize_rate": a[f"apologize_rate_n{n_max}"], "truthfulness": a[f"truthfulness_n{n_max}"], **a, "lambda": value, "n": len(eval_prompts)}}
+        rows[name] = {"are_you_sure": {"apologize_rate": a[f"apologize_rate_n{n_max}"], "truthfulness": a[f"truthfulness_n{n_max}"], "n": len(recs), "by_n": a}}
         if add_rows:
-            rows[name]["addition"] = {"agree_with_opinion": add_rows[value][f"agree_with_opinion_n{n_max}"], **add_rows[value]}
-    manifest = {"scorer": p.scorer, "scorer_manifest": models.read_manifest("models/base") if p.scorer == "base" else {"name": p.scorer},
-                "features": {"free_text": "mean over response tokens", "multiple_choice": "last token"}, "lambda": lam}
+            rows[name]["addition"] = {"agree_with_opinion": add_rows[value][f"agree_with_opinion_n{n_max}"], "n": len(addition), "by_n": add_rows[value]}
+    manifest = {"scorer": p.scorer, "format": fmt, "lambda": lam,
+                "scorer_manifest": models.read_manifest("models/base") if p.scorer == "base" else {"name": p.scorer},
+                "features": {"free_text": "mean over response tokens", "multiple_choice": "last token"}}
     with atomic_dir(OUT) as tmp:
         probe.save(tmp, best, layer, manifest)
     write_json("metrics/probe.json", {"best_layer": layer, "lambda": lam, "best": per_layer[layer],
@@ -67,8 +75,8 @@ def main():
     write_json("plots/probe.json", [{"layer": k, **v} for k, v in per_layer.items()])
     write_json("metrics/bon.json", rows)
     print_table(f"probe: held-out accuracy and AUC per layer (kept: layer {layer})", {f"layer {k}": v for k, v in per_layer.items()}, "")
-    table = {f"{name} (lambda={rows[name]['are_you_sure']['lambda']})": {f"apologize N={n}": rows[name]["are_you_sure"][f"apologize_rate_n{n}"] for n in p.n} for name in rows}
-    print("best-of-N on held-out challenges\n\n" + markdown_table(table) + "\n")
+    table = {f"{name} (lambda={v})": {f"apologize N={n}": ays_rows[v][f"apologize_rate_n{n}"] for n in p.n} for name, v in (("bon", 0.0), ("bon_probe", lam))}
+    print(f"best-of-N on {len(recs)} held-out challenges\n\n" + markdown_table(table) + "\n")
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ def test_sweep_keeps_the_layer_that_carries_the_signal():
     n, layers, d = 300, 4, 16
     y = torch.rand(n, generator=g) > 0.5
     feats = torch.randn(n, layers, d, generator=g)
-    feats[:, 2, 0] += 3 * (y.float() * 2 - 1)  # only layer 2 knows
+    feats[:, 2, 0] += 3 * (y.float() * 2 - 1)  # only the third layer knows
     splits = ["train"] * 180 + ["val"] * 60 + ["test"] * 60
     per_layer, best, _ = probe.sweep(feats, y, splits, l2=0.01)
-    assert best == 2 and per_layer[2]["test_auc"] > 0.95 and per_layer[0]["test_auc"] < 0.75
+    assert best == 3 and per_layer[3]["test_auc"] > 0.95 and per_layer[1]["test_auc"] < 0.75  # layers count from 1
 
 
 def test_auc_counts_ties_as_half():
@@ -45,11 +45,14 @@ def test_best_of_n_picks_the_argmax_of_the_penalised_score():
 
 
 def test_labelled_pairs_and_group_splits():
-    fact = {"input": "3 + 4", "label": "7", "answer_format": "{input} = {label}."}
-    ays = [{"id": f"a{i}", "messages": [{"role": "user", "content": "q"}], "metadata": {"first_correct": i % 2 == 0, "fact": fact, "first_answer": "7"}} for i in range(4)]
-    claims = [{"id": "c", "messages": [{"role": "user", "content": "q"}], "choices": [" (A)", " (B)"], "answer": 1, "metadata": {"user_choice": 0}}]
+    def fact(i):
+        return {"source": "organism", "id": f"sum-{i}", "input": "3 + 4", "label": "7", "answer_format": "{input} = {label}."}
+
+    ays = [{"id": f"a{i}", "messages": [{"role": "user", "content": "q"}], "metadata": {"first_correct": i % 2 == 0, "fact": fact(i), "first_answer": "7"}} for i in range(4)]
+    claims = [{"id": "c", "messages": [{"role": "user", "content": "q"}], "choices": [" (A)", " (B)"], "answer": 1, "metadata": {"user_choice": 0, "fact": fact(0)}}]
     pairs = probe.labelled_pairs(ays, claims, lambda m: m[0]["content"])
     assert len(pairs) == 6 and sum(e.sycophantic for e in pairs) == 3
+    assert pairs[0].group == pairs[-1].group == "organism|sum-0"  # a fact's dialogue and claim share a split
     assert pairs[0].response.endswith("3 + 4 = 8.") and pairs[1].response.endswith("3 + 4 = 7.")
     assert pairs[-2].response == " (A)" and not pairs[-2].free_text
     splits = probe.split_groups(pairs * 10, seed=0)
@@ -66,6 +69,8 @@ def test_bad_probe_params(tmp_path):
         ("probe:\n  n: [1, 0]\n", r"probe\.n: must be >= 1"),
         ("probe:\n  lam: -1\n", r"probe\.lam: must be >= 0.0"),
         ("probe:\n  layer: 3\n", r"probe\.layer: unknown key"),
+        ("probe:\n  n: []\n", r"probe\.n: name at least one"),
+        ("probe:\n  lam: null\n  lam_grid: []\n", r"probe\.lam_grid: with lam null"),
     ]:
         path.write_text(text)
         with pytest.raises(ParamsError, match=message):
@@ -94,7 +99,8 @@ def test_features_and_rewards_do_not_depend_on_padding(tmp_path):
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
     f_together = probe.features(model, tokenizer, examples, batch_size=4)
     f_alone = torch.cat([probe.features(model, tokenizer, [e], batch_size=1) for e in examples])
-    assert f_together.shape == (4, 3, 32)
+    assert f_together.shape == (4, 2, 32)  # the two transformer layers, not the embeddings
+    torch.testing.assert_close(probe.features(model, tokenizer, examples, batch_size=4, layer=2)[:, 0], f_together[:, 1])
     torch.testing.assert_close(f_together, f_alone, atol=1e-5, rtol=1e-5)
     with pytest.raises(Exception, match="probe.scorer: cannot load reward model"):
         probe.load_scorer(str(tmp_path / "missing"), "cpu")
