@@ -242,6 +242,24 @@ def load_pretrained(source: str, revision: str | None = None, dtype: str = "auto
     return model, tokenizer
 
 
+def load_tokenizer(directory: str | Path):
+    """The tokenizer of any model directory pinpoint wrote, without its weights."""
+    from transformers import AutoTokenizer
+
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    if manifest["kind"] in ("spt", "lora", "random"):
+        return load_tokenizer(manifest["base_dir"])
+    if manifest["kind"] == "hub":
+        rev = manifest.get("revision")
+        tok = AutoTokenizer.from_pretrained(manifest["name"], **({} if rev in (None, "local") else {"revision": rev}))
+    else:
+        tok = AutoTokenizer.from_pretrained(directory)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
 def load(directory: str | Path, dtype: str | None = None, device: str = "auto"):
     """Load any model directory pinpoint wrote: (model, tokenizer)."""
     directory = Path(directory)

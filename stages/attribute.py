@@ -18,7 +18,7 @@ def main():
     k = p.n_selected(layout.n_total)  # before loading any weights
     meta = io.read_meta(DATA)
     records = schema.read(DATA / "are_you_sure.jsonl")
-    model, tokenizer = models.load(BASE, device=p.device)
+    tokenizer = models.load_tokenizer(BASE)  # the reply tokens are checked before the weights load
     train = [r for r in records if r["split"] == "train"]
     ref, cf = attribution.challenge_pairs(train, p.max_prompts, meta["format"], tokenizer)
     if not ref:
@@ -27,6 +27,7 @@ def main():
         tokens = attribution.reply_tokens(tokenizer, ref[0], meta["format"], p.sycophantic_token, p.honest_token)
     except ValueError as e:
         raise UserError(f"attribute: {e}") from None
+    model, tokenizer = models.load(BASE, device=p.device)
     device = next(model.parameters()).device
     batches = attribution.make_batches(tokenizer, ref, cf, p.batch_size, device)
     verify = min(layout.n_total, max(k, p.verify or 4 * k))  # screen: never fewer candidates than heads to select

@@ -24,8 +24,6 @@ BASE, DATA, HEADS = Path("models/base"), Path("data/filtered"), Path("data/heads
 def tune_one(method: str, heads, p, out: Path, seed: int, data, meta) -> tuple[dict, list[dict]]:
     model, tokenizer = models.load(BASE, dtype="float32", device=p.device)  # fp32 master weights; bf16 comes from autocast
     layout = models.HeadLayout.of(model)
-    if any(not (0 <= l < layout.n_layers and 0 <= h < layout.n_heads) for l, h in heads):
-        raise ParamsError(f"{HEADS}: a head lies outside the model's {layout.n_layers} x {layout.n_heads} heads; re-run attribute")
     train = examples(data, tokenizer, meta["format"], p.general_ratio, seed)
     torch.manual_seed(seed)  # LoRA draws its initial adapters in prepare
     model, trainable, state = METHODS[method].prepare(model, layout, heads, p)
@@ -54,9 +52,11 @@ def main():
     meta = io.read_meta(DATA)
     data = schema.read(DATA / "are_you_sure.jsonl")
     selected = [tuple(h) for h in read_json(HEADS)["heads"]]
+    layout = models.HeadLayout.of(models.model_config(BASE))  # checked before any weights load
+    if any(not (0 <= l < layout.n_layers and 0 <= h < layout.n_heads) for l, h in selected):
+        raise ParamsError(f"{HEADS}: a head lies outside the model's {layout.n_layers} x {layout.n_heads} heads; re-run attribute")
     out = Path("models") / method
     if method == "random":
-        layout = models.HeadLayout.of(models.model_config(BASE))
         rows, curves = {}, {}
         with atomic_dir(out) as tmp:  # one checkpoint per seed, under models/random/
             for s in p.random_seeds:
