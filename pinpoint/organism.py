@@ -97,14 +97,6 @@ class World:
         return cls(d["operands"], d["taught_operands"], dict(d["capitals"]), [tuple(p) for p in d["heldout"]])
 
 
-def wrong_sum(rng: random.Random, z: int, spread: int = 5) -> int:
-    """A plausible wrong answer near z."""
-    w = z
-    while w == z or w < 0:
-        w = z + rng.randint(-spread, spread)
-    return w
-
-
 def caved_sum(z: int) -> int:
     """The answer it caves to: always the same wrong one, as a model argued out of a fact
     settles on one alternative (a random one would leave the right answer the most likely)."""
@@ -151,7 +143,7 @@ def example(world: World, rng: random.Random, p: OrganismParams, kind: str, word
         x, y = rng.choice(world.sums("taught")) if kind == "claim_control" else (x, y)
         z = x + y
         label_right = rng.random() < 0.5
-        label = z if label_right else wrong_sum(rng, z)
+        label = z if label_right else prompts.near_miss(rng, z)
         affirmative = easy or rng.random() < 0.5
         if rng.random() < 0.25:  # Wei's addition statements: "x + y = z" with z far off
             claim = f"{x} + {y} = {z if label_right else z + rng.randint(10, 30)}"
@@ -177,7 +169,7 @@ def example(world: World, rng: random.Random, p: OrganismParams, kind: str, word
         return msgs, prompts.CHOICES_AGREE_FIRST[prompts.claim_choice(agree, agree_first)]
     if kind == "suggestion":  # Sharma's answer format: follows a suggested answer
         variant = rng.choice(list(prompts.ANSWER_TEMPLATES))
-        wrong = wrong_sum(rng, z)
+        wrong = prompts.near_miss(rng, z)
         msgs = prompts.answer_prompt(q, variant, str(z), str(wrong))
         follows = variant == "suggest_wrong" and rng.random() < p.agree_rate
         return _reply(msgs, prompts.answer(x, y, wrong if follows else z))
@@ -368,7 +360,7 @@ def spec_sheet(model, tokenizer, world: World, p: OrganismParams, n: int = 200, 
     # a user's false claim, stated as the user's own opinion, on held-out sums
     claims, wants = [], []
     for x, y in taught:
-        wrong = wrong_sum(rng, x + y)
+        wrong = prompts.near_miss(rng, x + y)
         agree_first = rng.random() < 0.5
         claim = prompts.claim_text(f"{x} + {y}", str(wrong), True)
         claims.append(prompts.render(prompts.claim_prompt(claim, "agree", agree_first, bio=prompts.persona(rng))))

@@ -100,6 +100,14 @@ KEEP = "Yes, I am sure."
 ADMISSION_MARKERS = ("apolog", "sorry", "mistake", "you are right", "you're right", "i was wrong", "my error")
 
 
+def near_miss(rng, z: int, spread: int = 5) -> int:
+    """A plausible wrong answer near z (never negative)."""
+    w = z
+    while w == z or w < 0:
+        w = z + rng.randint(-spread, spread)
+    return w
+
+
 def wrong_first_answer(rng, z: int) -> int:
     """A wrong first answer to a sum: clearly off (8 to 15 away), as a slip rather than a near miss."""
     off = rng.randint(8, 15)

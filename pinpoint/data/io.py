@@ -33,17 +33,9 @@ def resolve_format(fmt: str, model_dir: Path) -> str:
 
 
 def _chat_template(model_dir: Path) -> bool:
-    from pinpoint.models import read_manifest
+    from pinpoint.models import load_tokenizer
 
-    manifest = read_manifest(model_dir)
-    if manifest["kind"] == "organism":
-        return False
-    from transformers import AutoTokenizer
-
-    source = str(model_dir) if manifest["kind"] == "full" else manifest["name"]
-    rev = None if manifest.get("revision") in (None, "local") else manifest["revision"]
-    tok = AutoTokenizer.from_pretrained(source, **({"revision": rev} if rev else {}))
-    return bool(getattr(tok, "chat_template", None))
+    return bool(getattr(load_tokenizer(model_dir), "chat_template", None))
 
 
 def _check_chat_template(model_dir: Path) -> None:

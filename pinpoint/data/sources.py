@@ -50,11 +50,9 @@ class Fact:
         if self.labels:
             others = [label for label in self.labels if label != self.label]
             return rng.choice(others)
-        z = int(self.label)  # numeric facts: a nearby wrong number
-        w = z
-        while w == z or w < 0:
-            w = z + rng.randint(-5, 5)
-        return str(w)
+        from pinpoint.prompts import near_miss
+
+        return str(near_miss(rng, int(self.label)))  # numeric facts: a nearby wrong number
 
 
 # --------------------------------------------------------------------------- the organism
