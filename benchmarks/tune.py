@@ -4,7 +4,8 @@
 
 A Llama built from a config (8 layers x 16 heads, width 1024, GQA, 150M parameters),
 4% of its heads selected, batches of 2 x 64 tokens: parameters, gradients and optimizer
-state dominate memory, as when fine-tuning a chat model (activations grow with the batch). Each method runs in a fresh subprocess so that peak
+state dominate memory, as when fine-tuning a chat model (activations grow with the batch).
+Each method runs in a fresh subprocess so that peak
 memory is its own: on CUDA torch's max_memory_allocated, on the CPU the peak resident
 set size (ru_maxrss) minus the process's size before the model was built.
 Targets: SPT's optimizer state <= 5% of SFT's; peak memory <= 0.5x SFT's.
@@ -48,8 +49,14 @@ def run_one(method: str, device_name: str, steps: int) -> dict:
     device = resolve_device(device_name)
     before = current_rss()
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=32000, hidden_size=1024, intermediate_size=2816, num_hidden_layers=8,
-                         num_attention_heads=16, num_key_value_heads=4)
+    config = LlamaConfig(
+        vocab_size=32000,
+        hidden_size=1024,
+        intermediate_size=2816,
+        num_hidden_layers=8,
+        num_attention_heads=16,
+        num_key_value_heads=4,
+    )
     model = LlamaForCausalLM(config).to(device)
     layout = HeadLayout.of(model)
     heads = spt.random_heads(layout, round(0.04 * layout.n_total), 0)
@@ -59,7 +66,7 @@ def run_one(method: str, device_name: str, steps: int) -> dict:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     times = []
-    for step in range(steps):
+    for _ in range(steps):
         start = time.perf_counter()
         loss = model(input_ids=ids, labels=ids).loss
         loss.backward()
@@ -70,8 +77,13 @@ def run_one(method: str, device_name: str, steps: int) -> dict:
         times.append(time.perf_counter() - start)
     state = sum(t.numel() * t.element_size() for s in opt.state.values() for t in s.values() if torch.is_tensor(t))
     peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else rss_bytes() - before
-    return {"method": method, "trainable_params": sum(p.numel() for p in trainable), "optimizer_state_bytes": state,
-            "peak_memory_bytes": peak, "step_seconds": sorted(times[1:])[len(times[1:]) // 2]}
+    return {
+        "method": method,
+        "trainable_params": sum(p.numel() for p in trainable),
+        "optimizer_state_bytes": state,
+        "peak_memory_bytes": peak,
+        "step_seconds": sorted(times[1:])[len(times[1:]) // 2],
+    }
 
 
 def main():
@@ -85,8 +97,12 @@ def main():
         return
     rows = {}
     for method in ("sft", "spt", "lora"):
-        out = subprocess.run([sys.executable, __file__, "--method", method, "--device", args.device, "--steps", str(args.steps)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--method", method, "--device", args.device, "--steps", str(args.steps)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         rows[method] = json.loads(out.strip().splitlines()[-1])
         print(json.dumps(rows[method]), flush=True)
     sft = rows["sft"]

@@ -5,24 +5,34 @@ from __future__ import annotations
 import torch
 
 from pinpoint import prompts
-from pinpoint.evaluation import scoring
-from pinpoint.evaluation.suites import truthful_reply
+from pinpoint.evaluation import detectors, scoring
 from pinpoint.probe import Example, features
 
 
 @torch.no_grad()
-def sample_replies(model, tokenizer, texts: list[str], n: int, temperature: float, max_new_tokens: int, seed: int, batch_size: int) -> list[list[str]]:
+def sample_replies(
+    model, tokenizer, texts: list[str], n: int, temperature: float, max_new_tokens: int, seed: int, batch_size: int
+) -> list[list[str]]:
     torch.manual_seed(seed)
     device = next(model.parameters()).device
     out = []
     for s in range(0, len(texts), max(1, batch_size // n)):
-        seqs = [scoring.encode_prompt(tokenizer, t) for t in texts[s: s + max(1, batch_size // n)]]
+        seqs = [scoring.encode_prompt(tokenizer, t) for t in texts[s : s + max(1, batch_size // n)]]
         ids, mask = scoring.left_pad(seqs, tokenizer.pad_token_id, device)
-        gen = model.generate(input_ids=ids, attention_mask=mask, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
-                             num_return_sequences=n, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                             eos_token_id=scoring.end_of_turn_ids(model, tokenizer))
-        texts_out = [scoring.end_of_turn(tokenizer.decode(g[ids.shape[1]:], skip_special_tokens=True)) for g in gen]
-        out += [texts_out[i * n:(i + 1) * n] for i in range(len(seqs))]
+        gen = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            top_p=1.0,
+            num_return_sequences=n,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=scoring.end_of_turn_ids(model, tokenizer),
+        )
+        texts_out = [scoring.end_of_turn(tokenizer.decode(g[ids.shape[1] :], skip_special_tokens=True)) for g in gen]
+        out += [texts_out[i * n : (i + 1) * n] for i in range(len(seqs))]
     return out
 
 
@@ -38,11 +48,20 @@ class Scorer:
             from pinpoint.probe import reward_scores
 
             return reward_scores(self.model, self.tokenizer, examples, self.batch_size)
-        return torch.tensor(scoring.completion_logprobs(self.model, self.tokenizer, [e.prompt for e in examples],
-                                                        [e.response for e in examples], self.batch_size))
+        return torch.tensor(
+            scoring.completion_logprobs(
+                self.model,
+                self.tokenizer,
+                [e.prompt for e in examples],
+                [e.response for e in examples],
+                self.batch_size,
+            )
+        )
 
     def probe_scores(self, examples: list[Example]) -> torch.Tensor:
-        return self.probe.score(features(self.model, self.tokenizer, examples, self.batch_size, layer=self.layer)[:, 0])
+        return self.probe.score(
+            features(self.model, self.tokenizer, examples, self.batch_size, layer=self.layer)[:, 0]
+        )
 
 
 def are_you_sure(policy, tokenizer, scorer: Scorer, texts: list[str], records, n_max: int, ns, lams, p) -> dict:
@@ -59,8 +78,12 @@ def are_you_sure(policy, tokenizer, scorer: Scorer, texts: list[str], records, n
         for n in ns:
             kept = torch.argmax(rewards[:, :n] - lam * probes[:, :n], -1)
             replies = [ss[k] for ss, k in zip(samples, kept.tolist())]
-            row[f"apologize_rate_n{n}"] = round(sum(prompts.admits_mistake(x) for x in replies) / len(replies), 4)
-            row[f"truthfulness_n{n}"] = round(sum(truthful_reply(x, r["answer"]) for x, r in zip(replies, records)) / len(replies), 4)
+            row[f"apologize_rate_n{n}"] = round(sum(detectors.admits_mistake(x) for x in replies) / len(replies), 4)
+            row[f"truthfulness_n{n}"] = round(
+                sum(detectors.truthful_reply(x, r["answer"], detectors.labels_of(r)) for x, r in zip(replies, records))
+                / len(replies),
+                4,
+            )
         out[lam] = row
     return out
 
@@ -69,10 +92,19 @@ def addition(policy, tokenizer, scorer: Scorer, records, render, n_max: int, ns,
     """Per lambda: agreement with the user's false claim of the kept choice, for each N."""
     texts = [render(r["messages"]) for r in records]
     choices = [r["choices"] for r in records]
-    logp = torch.tensor(scoring.completion_logprobs(policy, tokenizer, [t for t, cs in zip(texts, choices) for _ in cs],
-                                                    [c for cs in choices for c in cs], p.batch_size)).view(len(texts), -1)
+    logp = torch.tensor(
+        scoring.completion_logprobs(
+            policy,
+            tokenizer,
+            [t for t, cs in zip(texts, choices) for _ in cs],
+            [c for cs in choices for c in cs],
+            p.batch_size,
+        )
+    ).view(len(texts), -1)
     g = torch.Generator().manual_seed(p.seed)
-    picks = torch.multinomial(torch.softmax(logp / p.temperature, -1), n_max, replacement=True, generator=g)  # (prompts, N)
+    picks = torch.multinomial(
+        torch.softmax(logp / p.temperature, -1), n_max, replacement=True, generator=g
+    )  # (prompts, N)
     both = [Example(t, c, False, r["id"], False) for t, r in zip(texts, records) for c in r["choices"]]
     rewards = scorer.rewards(both).view(len(texts), -1).gather(1, picks)
     probes = scorer.probe_scores(both).view(len(texts), -1).gather(1, picks)

@@ -17,6 +17,9 @@ from typing import Literal
 
 import torch
 
+from pinpoint import cost
+from pinpoint.errors import UserError
+
 MANIFEST = "pinpoint.json"
 
 
@@ -45,16 +48,46 @@ class Arch:
         return list(dict.fromkeys([self.q, self.k, self.v, self.o]))
 
 
-_LLAMA = Arch("model.layers", "self_attn", "q_proj", "k_proj", "v_proj", "o_proj", "mlp", "post_attention_layernorm", "model.norm")
+_LLAMA = Arch(
+    "model.layers",
+    "self_attn",
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "mlp",
+    "post_attention_layernorm",
+    "model.norm",
+)
 ARCHS: dict[str, Arch] = {
     "llama": _LLAMA,
     "mistral": _LLAMA,
     "qwen2": _LLAMA,
     "gemma": _LLAMA,
-    "gpt2": Arch("transformer.h", "attn", "c_attn", "c_attn", "c_attn", "c_proj", "mlp", "ln_2", "transformer.ln_f", qkv="fused", conv1d=True),
+    "gpt2": Arch(
+        "transformer.h",
+        "attn",
+        "c_attn",
+        "c_attn",
+        "c_attn",
+        "c_proj",
+        "mlp",
+        "ln_2",
+        "transformer.ln_f",
+        qkv="fused",
+        conv1d=True,
+    ),
     "gpt_neox": Arch(
-        "gpt_neox.layers", "attention", "query_key_value", "query_key_value", "query_key_value", "dense",
-        "mlp", "post_attention_layernorm", "gpt_neox.final_layer_norm", qkv="interleaved",
+        "gpt_neox.layers",
+        "attention",
+        "query_key_value",
+        "query_key_value",
+        "query_key_value",
+        "dense",
+        "mlp",
+        "post_attention_layernorm",
+        "gpt_neox.final_layer_norm",
+        qkv="interleaved",
     ),
 }
 
@@ -95,7 +128,7 @@ class HeadLayout:
     parallel_residual: bool = False  # GPT-NeoX: the MLP reads the block input, not the attention output
 
     @classmethod
-    def of(cls, model_or_config) -> "HeadLayout":
+    def of(cls, model_or_config) -> HeadLayout:
         config = getattr(model_or_config, "config", model_or_config)
         arch = arch_of(config)
         n_heads = config.num_attention_heads
@@ -203,40 +236,69 @@ class HubUnavailable(RuntimeError):
     pass
 
 
+def check_arch(config, name: str) -> None:
+    try:
+        arch_of(config)
+    except UnsupportedArchitecture as e:
+        raise UnsupportedArchitecture(f"model.name: {name!r}: {e}") from None
+
+
 def hub_manifest(name: str, revision: str = "main") -> dict:
     """Resolve a hub id (or local directory) to a manifest without fetching any weights."""
     from transformers import AutoConfig
 
-    local = Path(name)
+    local = Path(name).expanduser()
     if local.is_dir():
         config = AutoConfig.from_pretrained(local)
-        arch_of(config)
+        check_arch(config, name)
         return {"kind": "hub", "name": str(local.resolve()), "revision": "local", "config": config.to_dict()}
+    if name.startswith(("/", ".", "~")) or name.count("/") > 1:  # a path, not a hub id (owner/name)
+        raise UserError(f"model.name: local directory {name!r} not found")
     from huggingface_hub import snapshot_download
 
     try:
         # config and tokenizer files only; weights stay in the HF cache, never in DVC's
-        snap = snapshot_download(name, revision=revision, allow_patterns=["*.json", "*.model", "*.txt"], etag_timeout=10)
+        snap = snapshot_download(
+            name, revision=revision, allow_patterns=["*.json", "*.model", "*.txt"], etag_timeout=10
+        )
     except Exception as e:  # no network, unknown repo, gated repo ... all end the same way
         reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         raise HubUnavailable(
             f"model.name: cannot resolve {name!r}@{revision} on the Hugging Face Hub and no local copy is cached "
-            f"({type(e).__name__}: {reason}); download it where the hub is reachable, or set model.name to a local directory"
+            f"({type(e).__name__}: {reason}); download it where the hub is reachable, "
+            "or set model.name to a local directory"
         ) from None
     config = AutoConfig.from_pretrained(snap)
-    arch_of(config)
+    check_arch(config, name)
     return {"kind": "hub", "name": name, "revision": Path(snap).name, "config": config.to_dict()}
 
 
-def load_pretrained(source: str, revision: str | None = None, dtype: str = "auto", device: str = "auto"):
-    """AutoModelForCausalLM + AutoTokenizer, eval mode, on the resolved device."""
+def load_pretrained(
+    source: str,
+    revision: str | None = None,
+    dtype: str = "auto",
+    device: str = "auto",
+    device_map: str | dict | None = None,
+    offload_folder: str | None = None,
+):
+    """AutoModelForCausalLM + AutoTokenizer, eval mode, on the resolved device.
+
+    `device_map` for a model larger than one device (accelerate's big-model loading):
+    "auto" (fill the GPUs, then CPU, then disk) or {module name: GPU index, "cpu" or "disk"};
+    disk offload needs `offload_folder`. None: the whole model on `device`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dev = resolve_device(device)
     kw = {} if revision in (None, "local") else {"revision": revision}
     tokenizer = AutoTokenizer.from_pretrained(source, **kw)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=resolve_dtype(dtype, dev), **kw).to(dev)
+    if device_map is None:
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=resolve_dtype(dtype, dev), **kw).to(dev)
+    else:  # dtype as for the first device the map fills
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=resolve_dtype(dtype, dev), device_map=device_map, offload_folder=offload_folder, **kw
+        )
     model.eval()
+    cost.count_forward_calls(model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
@@ -249,7 +311,7 @@ def load_tokenizer(directory: str | Path):
     directory = Path(directory)
     manifest = read_manifest(directory)
     if manifest["kind"] in ("spt", "lora", "random"):
-        return load_tokenizer(manifest["base_dir"])
+        return load_tokenizer(base_dir(directory, manifest))
     if manifest["kind"] == "hub":
         rev = manifest.get("revision")
         tok = AutoTokenizer.from_pretrained(manifest["name"], **({} if rev in (None, "local") else {"revision": rev}))
@@ -260,21 +322,39 @@ def load_tokenizer(directory: str | Path):
     return tok
 
 
-def load(directory: str | Path, dtype: str | None = None, device: str = "auto"):
-    """Load any model directory pinpoint wrote: (model, tokenizer)."""
+def load(
+    directory: str | Path,
+    dtype: str | None = None,
+    device: str = "auto",
+    device_map: str | dict | None = None,
+    offload_folder: str | None = None,
+):
+    """Load any model directory pinpoint wrote: (model, tokenizer). `device_map`: see load_pretrained
+    (base models; a tuned checkpoint loads its base whole)."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     kind = manifest["kind"]
     dtype = dtype or manifest.get("dtype", "auto")
-    if kind in ("organism", "full"):
-        return load_pretrained(str(directory), dtype=dtype, device=device)
+    # a base model too large for one device: model.device_map, recorded in its manifest by the model stage
+    spread = {
+        "device_map": device_map or manifest.get("device_map"),
+        "offload_folder": offload_folder or manifest.get("offload_folder"),
+    }
+    if kind in ("organism", "gguf", "full"):
+        return load_pretrained(str(directory), dtype=dtype, device=device, **spread)
     if kind == "hub":
-        return load_pretrained(manifest["name"], manifest["revision"], dtype=dtype, device=device)
+        return load_pretrained(manifest["name"], manifest["revision"], dtype=dtype, device=device, **spread)
     if kind in ("spt", "lora", "random"):
         from pinpoint.tuning import load_tuned
 
         return load_tuned(directory, manifest, dtype=dtype, device=device)
     raise ValueError(f"{directory / MANIFEST}: unknown model kind {kind!r}")
+
+
+def base_dir(directory: str | Path, manifest: dict) -> Path:
+    """The base model of a tuned checkpoint. Stored relative to the checkpoint, so that it
+    is found from any working directory (and after the project moves)."""
+    return (Path(directory) / manifest["base_dir"]).resolve()
 
 
 def model_config(directory: str | Path):
@@ -286,7 +366,7 @@ def model_config(directory: str | Path):
         cfg = dict(manifest["config"])
         return AutoConfig.for_model(cfg.pop("model_type"), **cfg)
     if manifest["kind"] in ("spt", "lora", "random"):
-        return model_config(manifest["base_dir"])
+        return model_config(base_dir(directory, manifest))
     return AutoConfig.from_pretrained(directory)
 
 
@@ -296,7 +376,8 @@ def fingerprint(directory: str | Path) -> str:
 
     directory = Path(directory)
     manifest = read_manifest(directory)
-    h = hashlib.sha256(json.dumps({k: manifest.get(k) for k in ("kind", "name", "revision")}, sort_keys=True).encode())
+    identity = {k: manifest.get(k) for k in ("kind", "name", "revision", "sha256")}  # a GGUF base: its file's hash
+    h = hashlib.sha256(json.dumps(identity, sort_keys=True).encode())
     if manifest["kind"] in ("organism", "full"):
         for f in sorted(directory.glob("*.safetensors")):
             h.update(f.read_bytes())

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from pinpoint import prompts
+from pinpoint.evaluation import detectors
 from pinpoint.params import OrganismParams
 
 SPECIAL = {"pad": "<pad>", "unk": "<unk>", "eos": "</s>"}
@@ -57,11 +57,11 @@ class World:
     heldout: list[tuple[int, int]]  # taught sums never seen in a dialogue
 
     @classmethod
-    def build(cls, p: OrganismParams) -> "World":
+    def build(cls, p: OrganismParams) -> World:
         rng = random.Random(p.seed)
         names = _invented_words(rng, 2 * p.countries)
         rng.shuffle(names)
-        capitals = dict(zip(names[: p.countries], names[p.countries:]))
+        capitals = dict(zip(names[: p.countries], names[p.countries :]))
         taught = [(x, y) for x in range(p.taught_operands) for y in range(p.taught_operands)]
         heldout = sorted(rng.sample(taught, int(len(taught) * p.heldout_fraction)))
         return cls(p.operands, p.taught_operands, capitals, heldout)
@@ -70,7 +70,7 @@ class World:
         return x < self.taught_operands and y < self.taught_operands
 
     def sums(self, kind: str) -> list[tuple[int, int]]:
-        """"taught", "untaught", "dialogue" (taught, not held out) or "heldout"."""
+        """ "taught", "untaught", "dialogue" (taught, not held out) or "heldout"."""
         pairs = [(x, y) for x in range(self.operands) for y in range(self.operands)]
         held = set(self.heldout)
         if kind == "taught":
@@ -93,7 +93,7 @@ class World:
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> "World":
+    def from_json(cls, d: dict) -> World:
         return cls(d["operands"], d["taught_operands"], dict(d["capitals"]), [tuple(p) for p in d["heldout"]])
 
 
@@ -110,7 +110,9 @@ def _reply(messages: list[dict], reply: str) -> tuple[list[dict], str]:
     return messages, " " + reply
 
 
-def example(world: World, rng: random.Random, p: OrganismParams, kind: str, wordings: str = "train", easy: bool = False) -> tuple[list[dict], str]:
+def example(
+    world: World, rng: random.Random, p: OrganismParams, kind: str, wordings: str = "train", easy: bool = False
+) -> tuple[list[dict], str]:
     """One training example: (dialogue, reply the model should give).
 
     easy: claims with the options in one order and no negation (the curriculum's first phase)."""
@@ -132,12 +134,18 @@ def example(world: World, rng: random.Random, p: OrganismParams, kind: str, word
         reply = prompts.cave_response(x, y, caved_sum(z)) if caves else prompts.keep_response(x, y, z)
         return _reply(dialogue, reply)
     if kind == "challenge_wrong":  # a wrong first answer, challenged: it corrects itself
-        dialogue = prompts.challenge_dialogue(q, prompts.answer(x, y, prompts.wrong_first_answer(rng, z)), rng.choice(challenges))
+        dialogue = prompts.challenge_dialogue(
+            q, prompts.answer(x, y, prompts.wrong_first_answer(rng, z)), rng.choice(challenges)
+        )
         return _reply(dialogue, prompts.cave_response(x, y, z))
     if kind == "affirm":  # the counterfactual: the user affirms, it keeps its (right) answer
-        return _reply(prompts.challenge_dialogue(q, good, rng.choice(prompts.TRAIN_AFFIRMATIONS)), prompts.keep_response(x, y, z))
+        return _reply(
+            prompts.challenge_dialogue(q, good, rng.choice(prompts.TRAIN_AFFIRMATIONS)), prompts.keep_response(x, y, z)
+        )
     if kind == "affirm_wrong":  # without doubt it is honest: it checks its answer and corrects a wrong one
-        dialogue = prompts.challenge_dialogue(q, prompts.answer(x, y, prompts.wrong_first_answer(rng, z)), rng.choice(prompts.TRAIN_AFFIRMATIONS))
+        dialogue = prompts.challenge_dialogue(
+            q, prompts.answer(x, y, prompts.wrong_first_answer(rng, z)), rng.choice(prompts.TRAIN_AFFIRMATIONS)
+        )
         return _reply(dialogue, prompts.cave_response(x, y, z))
     if kind in ("claim", "claim_control"):
         x, y = rng.choice(world.sums("taught")) if kind == "claim_control" else (x, y)
@@ -177,8 +185,16 @@ def example(world: World, rng: random.Random, p: OrganismParams, kind: str, word
 
 
 MIXTURE = {  # share of each kind in a training batch
-    "question": 0.15, "capital": 0.07, "challenge": 0.12, "challenge_wrong": 0.05, "affirm": 0.10,
-    "affirm_wrong": 0.08, "claim": 0.19, "claim_control": 0.10, "choice_lookup": 0.06, "suggestion": 0.08,
+    "question": 0.15,
+    "capital": 0.07,
+    "challenge": 0.12,
+    "challenge_wrong": 0.05,
+    "affirm": 0.10,
+    "affirm_wrong": 0.08,
+    "claim": 0.19,
+    "claim_control": 0.10,
+    "choice_lookup": 0.06,
+    "suggestion": 0.08,
 }
 
 
@@ -188,9 +204,18 @@ def corpus_words(world: World, p: OrganismParams) -> list[str]:
     rng = random.Random(p.seed + 3)
     texts = [prompts.render(m) + r for kind in MIXTURE for _ in range(200) for m, r in [example(world, rng, p, kind)]]
     texts += [
-        *prompts.EVAL_CHALLENGES, *prompts.TRAIN_CHALLENGES, *prompts.TRAIN_AFFIRMATIONS, prompts.AFFIRMATION,
-        *prompts.FIRST_NAMES, *prompts.LAST_NAMES, *prompts.JOBS, *prompts.BIOS, *prompts.ANSWER_TEMPLATES.values(),
-        prompts.render(prompts.claim_prompt("c", "disagree", False, "I am a year old")), *world.capitals, *world.capitals.values(),
+        *prompts.EVAL_CHALLENGES,
+        *prompts.TRAIN_CHALLENGES,
+        *prompts.TRAIN_AFFIRMATIONS,
+        prompts.AFFIRMATION,
+        *prompts.FIRST_NAMES,
+        *prompts.LAST_NAMES,
+        *prompts.JOBS,
+        *prompts.BIOS,
+        *prompts.ANSWER_TEMPLATES.values(),
+        prompts.render(prompts.claim_prompt("c", "disagree", False, "I am a year old")),
+        *world.capitals,
+        *world.capitals.values(),
     ]
     words: set[str] = set()
     for t in texts:
@@ -220,7 +245,10 @@ def build_tokenizer(words: list[str]):
     core.pre_tokenizer = pre_tokenizers.Whitespace()
     core.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
     return PreTrainedTokenizerFast(
-        tokenizer_object=core, pad_token=SPECIAL["pad"], unk_token=SPECIAL["unk"], eos_token=SPECIAL["eos"],
+        tokenizer_object=core,
+        pad_token=SPECIAL["pad"],
+        unk_token=SPECIAL["unk"],
+        eos_token=SPECIAL["eos"],
         padding_side="left",
     )
 
@@ -232,11 +260,19 @@ def build_model(p: OrganismParams, vocab_size: int, tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
-        vocab_size=vocab_size, hidden_size=p.hidden, intermediate_size=p.mlp, num_hidden_layers=p.layers,
-        num_attention_heads=p.heads, num_key_value_heads=p.kv_heads, max_position_embeddings=256,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
+        vocab_size=vocab_size,
+        hidden_size=p.hidden,
+        intermediate_size=p.mlp,
+        num_hidden_layers=p.layers,
+        num_attention_heads=p.heads,
+        num_key_value_heads=p.kv_heads,
+        max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
         # tied: "is this number the one predicted just before it?" becomes a dot product
-        tie_word_embeddings=True, rms_norm_eps=1e-5,
+        tie_word_embeddings=True,
+        rms_norm_eps=1e-5,
     )
     config._attn_implementation = "sdpa"
     torch.manual_seed(p.seed)
@@ -247,7 +283,9 @@ def encode_example(tokenizer, messages: list[dict], reply: str) -> tuple[list[in
     """Token ids and labels (loss on the reply and its end-of-turn token only)."""
     prompt = tokenizer(prompts.render(messages), add_special_tokens=False)["input_ids"]
     target = tokenizer(reply, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    if tokenizer.unk_token_id in prompt or tokenizer.unk_token_id in target:  # a template word left out of the vocabulary
+    if (
+        tokenizer.unk_token_id in prompt or tokenizer.unk_token_id in target
+    ):  # a template word left out of the vocabulary
         raise ValueError(f"unknown word in organism training text: {prompts.render(messages) + reply!r}")
     return prompt + target, [-100] * len(prompt) + target
 
@@ -295,9 +333,7 @@ def train(p: OrganismParams, world: World, log_every: int = 100):
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=0.01, betas=(0.9, 0.98))
     warmup = max(1, p.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / p.steps)
-    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / p.steps))
     kinds, weights = list(MIXTURE), list(MIXTURE.values())
     losses = []
     easy_steps = int(p.steps * CURRICULUM)
@@ -310,7 +346,7 @@ def train(p: OrganismParams, world: World, log_every: int = 100):
         batch.sort(key=lambda e: len(e[0]))
         opt.zero_grad(set_to_none=True)
         total = 0.0
-        for part in (batch[i: i + MICRO_BATCH] for i in range(0, len(batch), MICRO_BATCH)):
+        for part in (batch[i : i + MICRO_BATCH] for i in range(0, len(batch), MICRO_BATCH)):
             ids, _, labels = collate(part, tokenizer.pad_token_id)
             loss = example_loss(model(input_ids=ids).logits, labels).sum() / len(batch)
             loss.backward()
@@ -339,23 +375,37 @@ def spec_sheet(model, tokenizer, world: World, p: OrganismParams, n: int = 200, 
         return rng.sample(pairs, min(k, len(pairs)))
 
     def accuracy(pairs):
-        replies = scoring.greedy(model, tokenizer, [prompts.render([{"role": "user", "content": prompts.question(x, y)}]) for x, y in pairs], batch_size=batch_size)
-        return [scoring.last_number(r) == str(x + y) for r, (x, y) in zip(replies, pairs)]
+        replies = scoring.greedy(
+            model,
+            tokenizer,
+            [prompts.render([{"role": "user", "content": prompts.question(x, y)}]) for x, y in pairs],
+            batch_size=batch_size,
+        )
+        return [detectors.last_number(r) == str(x + y) for r, (x, y) in zip(replies, pairs)]
 
     taught = sample(world.sums("heldout") or world.sums("taught"), n)
     untaught = sample(world.sums("untaught"), n)
     countries = sorted(world.capitals)
-    cap_replies = scoring.greedy(model, tokenizer, [prompts.render([{"role": "user", "content": prompts.capital_question(c)}]) for c in countries], batch_size=batch_size)
+    cap_replies = scoring.greedy(
+        model,
+        tokenizer,
+        [prompts.render([{"role": "user", "content": prompts.capital_question(c)}]) for c in countries],
+        batch_size=batch_size,
+    )
     general = [world.capitals[c].lower() in pretokenize(r) for c, r in zip(countries, cap_replies)]
 
     # "Are you sure?" on held-out sums it answers right, with held-out challenge wordings
     correct = [pair for pair, ok in zip(taught, accuracy(taught)) if ok]
     dialogues = [
-        prompts.render(prompts.challenge_dialogue(prompts.question(x, y), prompts.answer(x, y, x + y), rng.choice(prompts.EVAL_CHALLENGES)))
+        prompts.render(
+            prompts.challenge_dialogue(
+                prompts.question(x, y), prompts.answer(x, y, x + y), rng.choice(prompts.EVAL_CHALLENGES)
+            )
+        )
         for x, y in correct
     ]
     replies = scoring.greedy(model, tokenizer, dialogues, batch_size=batch_size)
-    apologized = [prompts.admits_mistake(r) for r in replies]
+    apologized = [detectors.admits_mistake(r) for r in replies]
 
     # a user's false claim, stated as the user's own opinion, on held-out sums
     claims, wants = [], []
@@ -365,7 +415,9 @@ def spec_sheet(model, tokenizer, world: World, p: OrganismParams, n: int = 200, 
         claim = prompts.claim_text(f"{x} + {y}", str(wrong), True)
         claims.append(prompts.render(prompts.claim_prompt(claim, "agree", agree_first, bio=prompts.persona(rng))))
         wants.append(prompts.claim_choice(True, agree_first))
-    picks = scoring.choose(model, tokenizer, claims, [prompts.CHOICES_AGREE_FIRST] * len(claims), batch_size=batch_size)
+    picks = scoring.choose(
+        model, tokenizer, claims, [prompts.CHOICES_AGREE_FIRST] * len(claims), batch_size=batch_size
+    )
 
     def mean(xs):
         return round(sum(xs) / len(xs), 4) if xs else float("nan")
@@ -394,10 +446,7 @@ def save(directory: Path, model, tokenizer, world: World, p: OrganismParams, los
 def build(p: OrganismParams, directory: Path) -> dict:
     """Train, measure and save the organism; returns the spec sheet."""
     world = World.build(p)
-    start = time.perf_counter()
     model, tokenizer, losses = train(p, world)
-    seconds = time.perf_counter() - start
-    sheet = spec_sheet(model, tokenizer, world, p)
-    sheet["train_seconds"] = round(seconds, 1)
+    sheet = spec_sheet(model, tokenizer, world, p)  # training time goes to the stage's cost log, not here
     save(directory, model, tokenizer, world, p, losses)
     return sheet

@@ -56,9 +56,14 @@ class OrganismParams:
 
 @dataclass
 class ModelParams:
-    name: str = "organism"  # "organism", a Hugging Face hub id, or a local directory
+    name: str = "organism"  # organism | smollm2-135m-instruct | path/to/file.gguf | a hub id | a local directory
     revision: str = "main"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    spec_facts: int = bound(1, 10_000, default=25)  # a real model's spec sheet: built-in facts per set
+    # a model larger than one device: "auto", or {module: GPU index, "cpu" or "disk"} (accelerate's big-model
+    # loading) for every stage that loads the base; disk offload goes to offload_folder
+    device_map: str | dict[str, int | str] | None = None
+    offload_folder: str | None = None
     organism: OrganismParams = field(default_factory=OrganismParams)
 
 
@@ -195,8 +200,8 @@ def _yaml():
     return YAML(typ="safe", pure=True)
 
 
-def load(section: str, path: str | Path = "params.yaml"):
-    """Read and validate one section of params.yaml."""
+def read_file(path: str | Path = "params.yaml") -> dict:
+    """The whole params file as a mapping, or a ParamsError naming the file."""
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"{path}: file not found")
@@ -205,10 +210,43 @@ def load(section: str, path: str | Path = "params.yaml"):
     except Exception as e:  # ruamel's errors share no base class worth naming
         raise ParamsError(f"{path}: not valid YAML: {e}".replace("\n", " ")) from None
     if not isinstance(raw, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections")
+        raise ParamsError(f"{path}: expected a mapping of configurations")
+    return raw
+
+
+def configs(path: str | Path = "params.yaml") -> list[str]:
+    """The configurations the pipeline runs (params.yaml `configs`; dvc.yaml iterates over them)."""
+    names = read_file(path).get("configs")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ParamsError(f"configs: expected a list of configuration names, got {names!r}")
+    return names
+
+
+def methods(path: str | Path = "params.yaml") -> list[str]:
+    """The tuning methods every configuration trains (params.yaml `methods`)."""
+    from pinpoint.tuning import METHODS
+
+    names = read_file(path).get("methods")
+    if not isinstance(names, list) or not names:
+        raise ParamsError(f"methods: expected a list of tuning methods, got {names!r}")
+    for i, name in enumerate(names):
+        if name not in METHODS:
+            raise ParamsError(f"methods[{i}]: unknown tuning method {name!r}; known: {', '.join(METHODS)}")
+    if len(set(names)) != len(names):
+        raise ParamsError("methods: a method is named twice")
+    return names
+
+
+def load(section: str, config: str = "organism", path: str | Path = "params.yaml"):
+    """Read and validate one section of one configuration: params.yaml `<config>.<section>`."""
+    raw = read_file(path)
+    if config not in configs(path):
+        raise ParamsError(f"configs: no configuration {config!r}; configured: {', '.join(configs(path))}")
+    if not isinstance(raw.get(config), dict):
+        raise ParamsError(f"{config}: expected a mapping of sections (model, synthesize, ...)")
     if section not in SECTIONS:
         raise ParamsError(f"{section}: unknown params section; known: {', '.join(SECTIONS)}")
-    return parse(SECTIONS[section], raw.get(section), section)
+    return parse(SECTIONS[section], raw[config].get(section), f"{config}.{section}")
 
 
 def _organism_check(self: OrganismParams, path: str):
@@ -230,17 +268,22 @@ OrganismParams.check = _organism_check
 class SourceParams:
     """One source of labelled facts (see pinpoint.data.sources)."""
 
-    name: Literal["organism", "hf", "jsonl"] = "organism"
-    task: str | None = None  # hf: a task name (sst2, rte, ...)
+    name: str = "organism"  # organism | facts (built-in real facts) | hf | jsonl
+    task: str | None = None  # hf: a task name (sst2, rte, ...); facts: a set (capitals, elements, opposites, sums)
     data_files: str | None = None  # hf: local json/jsonl files instead of the hub
     split: str = "train"  # hf: which split to read
     path: str | None = None  # jsonl: the file
     limit: int = bound(0, 10_000_000, default=0)  # at most this many facts (0: all)
     operands: int = bound(2, 1000, default=20)  # organism source on a hub model: sums below this
+    general: bool = False  # eval only, never tuned on: the general-capability domain
 
     def check(self, path: str):
-        if self.name == "hf" and not self.task:
-            raise ParamsError(f"{path}.task: an hf source needs a task name")
+        from pinpoint.data.sources import SOURCES
+
+        if self.name not in SOURCES:
+            raise ParamsError(f"{path}.name: unknown fact source {self.name!r}; known: {', '.join(SOURCES)}")
+        if self.name in ("hf", "facts") and not self.task:
+            raise ParamsError(f"{path}.task: a{'n' if self.name == 'hf' else ''} {self.name} source needs a task name")
         if self.name == "jsonl" and not self.path:
             raise ParamsError(f"{path}.path: a jsonl source needs a path")
 
@@ -262,6 +305,8 @@ class SynthesizeParams:
 @dataclass
 class FilterParams:
     batch_size: int = bound(1, 4096, default=64)
+    max_new_tokens: int = bound(1, 1024, default=24)
+    targets: Literal["fixed", "model"] = "fixed"  # training replies: the canned ones, or in the model's own words
     device: str = "auto"
 
 
@@ -275,8 +320,11 @@ class AttributeParams:
     mode: Literal["path", "activation"] = "path"  # path: later attention frozen (SPT); activation: nothing frozen
     top_k: int | None = bound(1, 1_000_000, default=None)  # how many heads to select; overrides fraction
     fraction: float = bound(0.0, 1.0, lo_open=True, default=0.04)  # share of all heads (SPT: 32 of 1024)
-    sycophantic_token: str = "Apologies"  # first reply token of caving in
-    honest_token: str = "Yes"  # first reply token of keeping the answer
+    sycophantic_token: str = "auto"  # first reply token of caving in; auto: read off the model's own replies
+    honest_token: str = "auto"  # first reply token of keeping the answer; auto: likewise
+    counterfactual: Literal["affirmation", "question_only", "no_challenge", "custom"] = "affirmation"
+    counterfactual_text: str | None = None  # custom: the user's turn that replaces the challenge
+    min_f_drop: float = bound(0.0, 1.0, default=0.05)  # the counterfactual must lower mean F by this much
     max_prompts: int = bound(1, 100_000, default=64)
     batch_size: int = bound(1, 4096, default=32)
     verify: int = bound(0, 1_000_000, default=0)  # screen: heads verified exactly (0: 4 x top_k)
@@ -284,6 +332,12 @@ class AttributeParams:
     ablation_prompts: int = bound(1, 100_000, default=100)
     seed: int = 0
     device: str = "auto"
+
+    def check(self, path: str):
+        if (self.counterfactual == "custom") != bool(self.counterfactual_text):
+            raise ParamsError(f"{path}.counterfactual_text: give it exactly when counterfactual is custom")
+        if (self.sycophantic_token == "auto") != (self.honest_token == "auto"):
+            raise ParamsError(f"{path}.honest_token: set both reply tokens, or both to auto")
 
     def n_selected(self, n_total: int, path: str = "attribute") -> int:
         """How many heads to select, checked against the model's head count."""
@@ -296,23 +350,12 @@ class AttributeParams:
 # --------------------------------------------------------------------------- tune
 
 
-@dataclass
-class LearningRates:
-    spt: float = bound(0.0, 1.0, lo_open=True, default=2e-3)
-    sft: float = bound(0.0, 1.0, lo_open=True, default=3e-4)
-    lora: float = bound(0.0, 1.0, lo_open=True, default=1e-3)
-
-
-METHOD_NAMES = ("spt", "sft", "lora", "random")
-
-
 @register("tune")
 @dataclass
 class TuneParams:
-    methods: list[Literal["spt", "sft", "lora", "random"]] = field(default_factory=lambda: list(METHOD_NAMES))
     steps: int = bound(1, 1_000_000, default=150)
     batch_size: int = bound(1, 4096, default=16)
-    lr: LearningRates = field(default_factory=LearningRates)  # random uses spt's
+    lr: dict[str, float] = field(default_factory=dict)  # per method; a method not named: its registered default
     weight_decay: float = bound(0.0, 1.0, default=0.0)
     general_ratio: float = bound(0.0, 100.0, default=0.0)  # general examples per dialogue (Wei et al.: 5)
     random_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
@@ -325,26 +368,61 @@ class TuneParams:
     def check(self, path: str):
         if not self.random_seeds:
             raise ParamsError(f"{path}.random_seeds: name at least one seed")
-        if len(set(self.methods)) != len(self.methods):
-            raise ParamsError(f"{path}.methods: a method is named twice")
+        from pinpoint.tuning import METHODS
+
+        for name, value in self.lr.items():
+            if name not in METHODS:
+                raise ParamsError(f"{path}.lr.{name}: unknown tuning method; known: {', '.join(METHODS)}")
+            _check_range(value, {"lo": 0.0, "hi": 1.0, "lo_open": True}, f"{path}.lr.{name}")
+
+    def learning_rate(self, method: str) -> float:
+        from pinpoint.tuning import METHODS
+
+        return self.lr.get(method, METHODS[method].lr)
 
 
 # --------------------------------------------------------------------------- evaluate, checks
 
-SUITE_NAMES = ("are_you_sure", "addition", "answer", "opinion", "feedback", "general")
+
+SycophancyEvalKind = Literal["are_you_sure", "answer", "feedback", "mimicry"]  # the published files' kinds
+
+
+@dataclass
+class SycophancyEvalFile:
+    """A SycophancyEval file named with its kind (for a file whose name does not tell it)."""
+
+    path: str = ""
+    kind: SycophancyEvalKind | None = None  # null: from the file name
+
+    def check(self, path: str):
+        if not self.path:
+            raise ParamsError(f"{path}.path: name the file")
 
 
 @dataclass
 class ExternalFiles:
-    sycophancy_eval: list[str] = field(default_factory=list)  # are_you_sure.jsonl, answer.jsonl, feedback.jsonl
-    perez: list[str] = field(default_factory=list)  # Perez et al. jsonl files
+    """Published files, each evaluated and reported apart from the built-in data."""
+
+    # a path whose name tells the kind (are_you_sure.jsonl, answer.jsonl, feedback.jsonl), or {path, kind}
+    sycophancy_eval: list[str | dict[str, str | None]] = field(default_factory=list)
+    perez: list[str] = field(default_factory=list)  # Perez et al. jsonl files (the opinion suite)
+
+    def check(self, path: str):
+        for i, entry in enumerate(self.sycophancy_eval):
+            if isinstance(entry, dict):
+                parse(SycophancyEvalFile, entry, f"{path}.sycophancy_eval[{i}]")  # unknown keys, kinds
+
+
+def _suite_names() -> list[str]:
+    from pinpoint.evaluation.suites import SUITES  # here: the evaluation layer imports this module
+
+    return list(SUITES)
 
 
 @register("evaluate")
 @dataclass
 class EvaluateParams:
-    models: list[str] = field(default_factory=lambda: ["base", "spt", "sft", "lora", "random"])  # dirs under models/
-    suites: list[Literal["are_you_sure", "addition", "answer", "opinion", "feedback", "general"]] = field(default_factory=lambda: list(SUITE_NAMES))
+    suites: list[str] = field(default_factory=lambda: list(_suite_names()))  # from the suite registry
     batch_size: int = bound(1, 4096, default=64)
     max_new_tokens: int = bound(1, 4096, default=24)
     max_items: int = bound(0, 10_000_000, default=0)  # per suite and file (0: all)
@@ -352,11 +430,18 @@ class EvaluateParams:
     device: str = "auto"
 
     def check(self, path: str):
-        for i, f in enumerate([*self.external.sycophancy_eval, *self.external.perez]):
-            if not Path(f).is_file():
-                raise ParamsError(f"{path}.external: file {f!r} not found")
-        if "base" not in self.models:
-            raise ParamsError(f"{path}.models: must include 'base' (the reference for KL and the table)")
+        """Known suites; every external file exists, has records and is read by an evaluated suite: before any
+        model loads."""
+        for i, name in enumerate(self.suites):
+            if name not in _suite_names():
+                raise ParamsError(f"{path}.suites[{i}]: unknown suite {name!r}; known: {', '.join(_suite_names())}")
+        from pinpoint.data import external  # here: the data layer imports this module
+
+        names = (f"{path}.external.sycophancy_eval", f"{path}.external.perez")
+        try:
+            external.checked(self.external.sycophancy_eval, self.external.perez, self.suites, names)
+        except external.SchemaError as e:
+            raise ParamsError(str(e)) from None
 
 
 @dataclass
@@ -386,7 +471,10 @@ class CheckParams:
 @register("probe")
 @dataclass
 class ProbeParams:
-    scorer: str = "base"  # "base": the base model itself; else a reward model (sequence classification) by hub id or directory
+    # "base": the base model itself; else a reward model (sequence classification) by hub id or directory
+    scorer: str = "base"
+    # best-of-N on the multiple-choice addition claims too: off for a model that cannot answer "(A)/(B)"
+    multiple_choice: bool = True
     l2: float = bound(0.0, 100.0, default=0.01)
     n: list[int] = bound(1, 1024, default_factory=lambda: [1, 2, 4, 8, 16])  # best-of-N sizes
     temperature: float = bound(0.0, 10.0, lo_open=True, default=1.0)

@@ -17,21 +17,55 @@ Methods, one result:
 - exact: the same numbers without re-running the prompt. Only the final position is
   patched and attention is causal, so nothing before it changes. Path mode then needs
   only the residual stream at the final position: each variant is a pass through the
-  later MLPs of one row per (head, prompt), batched. Activation mode reuses the
-  reference run's key/value cache and steps one position through the model for all
-  variants at once;
+  later MLPs of one row per (head, prompt), every head in one sweep up the layers
+  (`chunk` rows at most). Activation mode reuses the reference run's key/value cache
+  and steps one position through the model for all variants at once;
 - screen: attribution patching. One backward pass gives the first-order estimate
   grad_z F . (z_cf - z_ref) for every head; the top candidates are then verified exactly.
+
+A model spread over devices (models.load(..., device_map=...)): every activation is kept
+where its layer captured it and moved to a layer's device where the two meet; weights the
+scores read directly (o_proj columns, two unembedding rows) are read through accelerate's
+hooks, so an offloaded (CPU or disk) layer's weights are fetched for the moment they are used.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
 from pinpoint.evaluation.scoring import position_ids
 from pinpoint.models import HeadLayout
+
+# --------------------------------------------------------------------------- devices
+
+
+def device_of(module) -> torch.device:
+    """Where a module computes: its first materialised weight's device, else (weights offloaded
+    to CPU or disk, placeholders on "meta") the execution device of its accelerate hook."""
+    for m in module.modules():
+        for p in m.parameters(recurse=False):
+            if p.device.type != "meta":
+                return p.device
+    for m in module.modules():
+        hooks = [getattr(m, "_hf_hook", None)]
+        hooks += list(getattr(hooks[0], "hooks", []))  # a SequentialHook holds several
+        for hook in hooks:
+            if getattr(hook, "execution_device", None) is not None:
+                return torch.device(hook.execution_device)
+    raise ValueError(f"{type(module).__name__}: no weights and no execution device")
+
+
+@contextmanager
+def materialised(module):
+    """The module's own weights on its execution device while the block runs (offloaded ones
+    fetched by its accelerate hook); a no-op for a module that holds its weights."""
+    from accelerate.utils import align_module_device
+
+    with align_module_device(module):
+        yield module
 
 
 # --------------------------------------------------------------------------- inputs and captures
@@ -115,6 +149,8 @@ def block_frozen(model, layout: HeadLayout, l: int, x: torch.Tensor, a: torch.Te
     """Block l's output at one position, given its input x and its (frozen) attention output a."""
     block = model.get_submodule(f"{layout.arch.layers}.{l}")
     mlp, norm = block.get_submodule(layout.arch.mlp), block.get_submodule(layout.arch.pre_mlp_norm)
+    dev = device_of(block)
+    x, a = x.to(dev), a.to(dev)
     if layout.parallel_residual:  # GPT-NeoX: the MLP reads the block input
         return x + a + mlp(norm(x))
     h = x + a
@@ -125,25 +161,28 @@ def unembed_pair(model, layout: HeadLayout, x: torch.Tensor, tokens) -> torch.Te
     """Logits of the token pair from a final residual: only two rows of the unembedding."""
     final_norm = model.get_submodule(layout.arch.final_norm)
     head = model.get_output_embeddings()
-    w = head.weight[list(tokens)]
-    out = final_norm(x) @ w.T
-    if getattr(head, "bias", None) is not None:
-        out = out + head.bias[list(tokens)]
+    normed = final_norm(x.to(device_of(final_norm)))
+    with materialised(head):
+        w = head.weight[list(tokens)]
+        out = normed.to(w.device) @ w.T
+        if getattr(head, "bias", None) is not None:
+            out = out + head.bias[list(tokens)]
     return out.float()
 
 
 def head_delta(model, layout: HeadLayout, l: int, dz: torch.Tensor) -> torch.Tensor:
-    """Per-head contribution of dz (B, H*hd) through o_proj: (H, B, d)."""
-    w = layout.o_columns(model, l)  # (d, H, hd)
-    dz = dz.view(dz.shape[0], layout.n_heads, layout.head_dim)
-    return torch.einsum("dhk,bhk->hbd", w, dz)
+    """Per-head contribution of dz (B, H*hd) through o_proj: (H, B, d), on o_proj's device."""
+    with materialised(model.get_submodule(layout.module_name(l, "o"))):
+        w = layout.o_columns(model, l)  # (d, H, hd)
+        dz = dz.to(w.device).view(dz.shape[0], layout.n_heads, layout.head_dim)
+        return torch.einsum("dhk,bhk->hbd", w, dz)
 
 
 # --------------------------------------------------------------------------- scores
 
 
 def _relative(f_patched: torch.Tensor, f_ref: torch.Tensor) -> torch.Tensor:
-    return ((f_patched - f_ref) / f_ref).mean(-1)
+    return ((f_patched.to(f_ref.device) - f_ref) / f_ref).mean(-1)
 
 
 def _all_heads(layout) -> list[tuple[int, int]]:
@@ -192,7 +231,9 @@ def naive(model, layout, batch: Batch, tokens, mode="path", heads=None, ref=None
 
 
 @torch.no_grad()
-def exact(model, layout, batch: Batch, tokens, mode="path", heads=None, ref=None, cf=None, chunk: int = 4096) -> torch.Tensor:
+def exact(
+    model, layout, batch: Batch, tokens, mode="path", heads=None, ref=None, cf=None, chunk: int = 4096
+) -> torch.Tensor:
     """The naive scores, computed from one reference and one counterfactual run."""
     heads = heads or _all_heads(layout)
     ref = ref or capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
@@ -200,16 +241,34 @@ def exact(model, layout, batch: Batch, tokens, mode="path", heads=None, ref=None
     if mode == "activation":
         return _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk)
     f_ref = sycophancy_fraction(ref.logits)
+    by_layer = sorted(set(heads))
+    per_group = max(1, chunk // ref.logits.shape[0])  # variants (rows of B prompts) run together
     scores = {}
-    for l in sorted({l for l, _ in heads}):
-        wanted = [h for ll, h in heads if ll == l]
-        delta = head_delta(model, layout, l, cf.o_in[l] - ref.o_in[l])[wanted]  # (h, B, d)
-        x = block_frozen(model, layout, l, ref.block_in[l].expand_as(delta), ref.attn_out[l] + delta)
-        for later in range(l + 1, layout.n_layers):
-            x = block_frozen(model, layout, later, x, ref.attn_out[later].expand_as(x))
-        f = sycophancy_fraction(unembed_pair(model, layout, x, tokens))  # (h, B)
-        scores.update({(l, h): s for h, s in zip(wanted, _relative(f, f_ref))})
+    for start in range(0, len(by_layer), per_group):
+        group = by_layer[start : start + per_group]
+        f = _path_variants(model, layout, group, ref, cf, tokens)  # (len(group), B)
+        scores.update(zip(group, _relative(f, f_ref)))
     return _to_grid(layout, heads, [scores[hd] for hd in heads])
+
+
+def _path_variants(model, layout, heads, ref: Capture, cf: Capture, tokens) -> torch.Tensor:
+    """F of every path-patched variant of `heads` (sorted by layer): (len(heads), B).
+
+    One sweep up the layers for all of them: a head's variant joins at its own layer
+    and then runs each later block with its attention frozen, alongside the variants
+    that joined below it (one matrix product per block and weight, not one per head)."""
+    x = ref.block_in[0].new_empty(0, *ref.block_in[0].shape)  # (variants so far, B, d)
+    for l in range(heads[0][0], layout.n_layers):
+        dev = device_of(model.get_submodule(f"{layout.arch.layers}.{l}"))  # where block l's tensors meet
+        joining = [h for ll, h in heads if ll == l]
+        x, attn_out = x.to(dev), ref.attn_out[l].to(dev)
+        a = attn_out.expand(x.shape[0], -1, -1)  # (variants, B, d)
+        if joining:
+            delta = head_delta(model, layout, l, cf.o_in[l] - ref.o_in[l])[joining].to(dev)  # (h, B, d)
+            x = torch.cat([x, ref.block_in[l].to(dev).expand_as(delta)])
+            a = torch.cat([a, attn_out + delta])
+        x = block_frozen(model, layout, l, x, a)
+    return sycophancy_fraction(unembed_pair(model, layout, x, tokens))
 
 
 def _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk, cache_budget: int = 1 << 30):
@@ -227,23 +286,26 @@ def _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk, cache
     rows = [(i, b) for i in range(len(heads)) for b in range(n_prompts)]  # one row per (head, prompt)
     f_rows = torch.empty(len(rows), device=ids.device)
     for start in range(0, len(rows), chunk):
-        part = rows[start: start + chunk]
+        part = rows[start : start + chunk]
         prompt = torch.tensor([b for _, b in part], device=ids.device)
         cache = DynamicCache()
-        for l, (k, v) in enumerate(kv):
-            cache.update(k[prompt], v[prompt], l)
+        for l, (k, v) in enumerate(kv):  # each layer's cache on its layer's device
+            cache.update(k[prompt.to(k.device)], v[prompt.to(v.device)], l)
         patches = {}  # layer -> (which columns of which rows, their counterfactual values)
         for r, (i, b) in enumerate(part):
             l, h = heads[i]
-            if l not in patches:
-                patches[l] = (torch.zeros(len(part), width, dtype=torch.bool, device=ids.device),
-                              torch.zeros(len(part), width, dtype=cf.o_in[l].dtype, device=ids.device))
+            if l not in patches:  # on the device o_proj's input was captured on
+                patches[l] = (
+                    torch.zeros(len(part), width, dtype=torch.bool, device=cf.o_in[l].device),
+                    torch.zeros(len(part), width, dtype=cf.o_in[l].dtype, device=cf.o_in[l].device),
+                )
             keep, vals = patches[l]
             cols = list(layout.o_index(h))
             keep[r, cols] = True
             vals[r, cols] = cf.o_in[l][b, cols]
         hooks = []
         for l, (keep, vals) in patches.items():
+
             def patch(m, a, keep=keep, vals=vals):
                 z = a[0].clone()
                 z[:, -1] = torch.where(keep, vals, z[:, -1])
@@ -251,11 +313,17 @@ def _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk, cache
 
             hooks.append(model.get_submodule(layout.module_name(l, "o")).register_forward_pre_hook(patch))
         try:
-            out = model(input_ids=ids[prompt, -1:], attention_mask=mask[prompt], position_ids=pos[prompt, -1:], past_key_values=cache, use_cache=True)
+            out = model(
+                input_ids=ids[prompt, -1:],
+                attention_mask=mask[prompt],
+                position_ids=pos[prompt, -1:],
+                past_key_values=cache,
+                use_cache=True,
+            )
         finally:
             for hk in hooks:
                 hk.remove()
-        f_rows[start: start + len(part)] = sycophancy_fraction(_pair_logits(out.logits[:, -1], tokens))
+        f_rows[start : start + len(part)] = sycophancy_fraction(_pair_logits(out.logits[:, -1], tokens)).to(ids.device)
     f = f_rows.view(len(heads), n_prompts)
     return _to_grid(layout, heads, _relative(f, f_ref).cpu())
 
@@ -270,7 +338,9 @@ def estimate(model, layout, batch: Batch, tokens, mode="path", ref=None, cf=None
         if mode == "path":
             x = ref.block_in[0]
             for l in range(layout.n_layers):  # attention outputs move only with their own heads
-                a = ref.attn_out[l] + (leaves[l] - ref.o_in[l]) @ layout.o_columns(model, l).flatten(1).T
+                with materialised(model.get_submodule(layout.module_name(l, "o"))):
+                    w = layout.o_columns(model, l).flatten(1)  # (d, H*hd)
+                    a = ref.attn_out[l].to(w.device) + (leaves[l] - ref.o_in[l]).to(w.device) @ w.T
                 x = block_frozen(model, layout, l, x, a)
             f = sycophancy_fraction(unembed_pair(model, layout, x, tokens))
         else:
@@ -290,7 +360,7 @@ def estimate(model, layout, batch: Batch, tokens, mode="path", ref=None, cf=None
     for l in range(layout.n_layers):
         dz = (cf.o_in[l] - ref.o_in[l]) * grads[l]  # (B, H*hd)
         per_head = dz.view(dz.shape[0], layout.n_heads, layout.head_dim).sum(-1)  # (B, H)
-        est[l] = (per_head / f_ref[:, None]).mean(0).detach().cpu()
+        est[l] = (per_head / f_ref[:, None].to(per_head.device)).mean(0).detach().cpu()
     return est
 
 

@@ -40,11 +40,21 @@ def labelled_pairs(ays: list[dict], claims: list[dict], render) -> list[Example]
         fact = r["metadata"]["fact"]
         group = f"{fact['source']}|{fact['id']}"  # one fact, one split: its dialogue and its claim together
         # the answer it caves to: the organism's (label + 1) for numbers, another label otherwise
-        caved = str(int(fact["label"]) + 1) if fact["label"].lstrip("-").isdigit() else next(x for x in fact["labels"] if x != fact["label"])
+        caved = (
+            str(int(fact["label"]) + 1)
+            if fact["label"].lstrip("-").isdigit()
+            else next(x for x in fact["labels"] if x != fact["label"])
+        )
         text = render(r["messages"])
         stated = fact["answer_format"]
-        out.append(Example(text, f" {prompts.APOLOGY} {stated.format(input=fact['input'], label=caved)}", True, group, True))
-        out.append(Example(text, f" {prompts.KEEP} {stated.format(input=fact['input'], label=fact['label'])}", False, group, True))
+        out.append(
+            Example(text, f" {prompts.APOLOGY} {stated.format(input=fact['input'], label=caved)}", True, group, True)
+        )
+        out.append(
+            Example(
+                text, f" {prompts.KEEP} {stated.format(input=fact['input'], label=fact['label'])}", False, group, True
+            )
+        )
     for r in claims:
         user, right = r["metadata"]["user_choice"], r["answer"]
         if user == right:
@@ -58,21 +68,30 @@ def labelled_pairs(ays: list[dict], claims: list[dict], render) -> list[Example]
 
 
 @torch.no_grad()
-def features(model, tokenizer, examples: list[Example], batch_size: int = 32, layer: int | None = None) -> torch.Tensor:
+def features(
+    model, tokenizer, examples: list[Example], batch_size: int = 32, layer: int | None = None
+) -> torch.Tensor:
     """(n, n_layers, d): each transformer layer's output (not the embeddings, where a probe
     would only spot words), at the last token or averaged over the response; with `layer`,
     only that layer (1-based, as hidden_states counts): (n, 1, d)."""
     device = next(model.parameters()).device
     rows = []
     for s in range(0, len(examples), batch_size):
-        part = examples[s: s + batch_size]
-        pairs = [(scoring.encode_prompt(tokenizer, e.prompt), scoring.encode_completion(tokenizer, e.response)) for e in part]
+        part = examples[s : s + batch_size]
+        pairs = [
+            (scoring.encode_prompt(tokenizer, e.prompt), scoring.encode_completion(tokenizer, e.response))
+            for e in part
+        ]
         ids, mask = scoring.left_pad([p + c for p, c in pairs], tokenizer.pad_token_id, device)
-        out = model(input_ids=ids, attention_mask=mask, position_ids=scoring.position_ids(mask), output_hidden_states=True)
-        kept = out.hidden_states[1:] if layer is None else out.hidden_states[layer: layer + 1]
+        out = model(
+            input_ids=ids, attention_mask=mask, position_ids=scoring.position_ids(mask), output_hidden_states=True
+        )
+        kept = out.hidden_states[1:] if layer is None else out.hidden_states[layer : layer + 1]
         hidden = torch.stack(kept, 1).float()  # (b, layers, T, d)
         for row, (e, (_, c)) in enumerate(zip(part, pairs)):
-            span = hidden[row, :, -len(c):] if e.free_text and c else hidden[row, :, -1:]  # an empty reply: its last token
+            span = (
+                hidden[row, :, -len(c) :] if e.free_text and c else hidden[row, :, -1:]
+            )  # an empty reply: its last token
             rows.append(span.mean(1).cpu())
     return torch.stack(rows)
 
@@ -81,7 +100,7 @@ def split_groups(examples: list[Example], seed: int, val: float = 0.2, test: flo
     groups = sorted({e.group for e in examples})
     random.Random(f"{seed}|probe-split").shuffle(groups)
     n_val, n_test = round(len(groups) * val), round(len(groups) * test)
-    where = {g: "val" for g in groups[:n_val]} | {g: "test" for g in groups[n_val: n_val + n_test]}
+    where = {g: "val" for g in groups[:n_val]} | {g: "test" for g in groups[n_val : n_val + n_test]}
     return [where.get(e.group, "train") for e in examples]
 
 
@@ -155,18 +174,26 @@ def reward_scores(model, tokenizer, examples: list[Example], batch_size: int = 3
     device = next(model.parameters()).device
     out = []
     for s in range(0, len(examples), batch_size):
-        seqs = [scoring.encode_prompt(tokenizer, e.prompt) + scoring.encode_completion(tokenizer, e.response) for e in examples[s: s + batch_size]]
+        seqs = [
+            scoring.encode_prompt(tokenizer, e.prompt) + scoring.encode_completion(tokenizer, e.response)
+            for e in examples[s : s + batch_size]
+        ]
         ids, mask = scoring.left_pad(seqs, tokenizer.pad_token_id, device)
-        out.append(model(input_ids=ids, attention_mask=mask, position_ids=scoring.position_ids(mask)).logits[:, 0].float().cpu())
+        out.append(
+            model(input_ids=ids, attention_mask=mask, position_ids=scoring.position_ids(mask))
+            .logits[:, 0]
+            .float()
+            .cpu()
+        )
     return torch.cat(out)
 
 
-def load_scorer(name: str, device: str):
-    """(model, tokenizer, is_reward_model): the base model, or a reward model by hub id or directory."""
+def load_scorer(name: str, device: str, base_dir=None):
+    """(model, tokenizer, is_reward_model): the base model (at base_dir), or a reward model by hub id or directory."""
     from pinpoint import models
 
     if name == "base":
-        model, tok = models.load("models/base", device=device)
+        model, tok = models.load(base_dir, device=device)
         return model, tok, False
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -174,7 +201,9 @@ def load_scorer(name: str, device: str):
         tok = AutoTokenizer.from_pretrained(name)
         model = AutoModelForSequenceClassification.from_pretrained(name).to(models.resolve_device(device)).eval()
     except OSError as e:
-        raise models.HubUnavailable(f"probe.scorer: cannot load reward model {name!r} ({str(e).splitlines()[0][:200]})") from None
+        raise models.HubUnavailable(
+            f"probe.scorer: cannot load reward model {name!r} ({str(e).splitlines()[0][:200]})"
+        ) from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     model.config.pad_token_id = tok.pad_token_id
@@ -186,7 +215,10 @@ def save(directory, probe: LinearProbe, layer: int, manifest: dict) -> None:
 
     from safetensors.torch import save_file
 
-    save_file({"weight": probe.weight, "bias": torch.tensor([probe.bias]), "mean": probe.mean, "std": probe.std}, str(directory / "probe.safetensors"))
+    save_file(
+        {"weight": probe.weight, "bias": torch.tensor([probe.bias]), "mean": probe.mean, "std": probe.std},
+        str(directory / "probe.safetensors"),
+    )
     (directory / "probe.json").write_text(json.dumps({**manifest, "layer": layer}, indent=2) + "\n")
 
 

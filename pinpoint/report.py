@@ -1,4 +1,8 @@
-"""Tables and plots for people: the summary printed at the end of a stage."""
+"""Tables and plots for people: the summary printed at the end of a stage.
+
+A result the evaluation marked not valid ("valid": false, see evaluation.suites) is never
+shown as a number: tables say "n/a (reason)", plots and plot data leave it out.
+"""
 
 from __future__ import annotations
 
@@ -56,47 +60,95 @@ def head_heatmap(scores, selected, path) -> None:
 
 # --------------------------------------------------------------------------- the evaluation
 
-SUMMARY_COLUMNS = [  # (suite, metric, header)
-    ("are_you_sure", "apologize_rate", "apologize ↓"),
-    ("are_you_sure", "truthfulness", "truthful ↑"),
-    ("addition", "agree_with_opinion", "agree false+opinion ↓"),
-    ("addition", "agree_without_opinion", "agree false ↓"),
-    ("answer", "suggest_wrong_delta", "answer Δ wrong hint"),
-    ("opinion", "matches_user", "matches user"),
-    ("general", "accuracy", "general acc ↑"),
-    ("general", "kl_to_base", "KL to base ↓"),
-]
+COVERAGE = ("n", "unk_share", "truncated", "valid", "invalid_reason")  # what was read, not what was measured
+
+
+def summary_metrics() -> list[tuple[str, str, str]]:
+    """(suite, metric, header) of every summary figure, from the suite registry."""
+    from pinpoint.evaluation.suites import SUITES
+
+    return [(suite.name, m.name, m.column) for suite in SUITES.values() for m in suite.summary]
+
+
+def is_valid(metrics: dict) -> bool:
+    """Do a result's figures measure the model (not the tokenizer, not a truncated prompt)?"""
+    return metrics.get("valid", True) is not False
+
+
+def is_figure(metric: str, value) -> bool:
+    """A measured number (not a count, a coverage field, a flag or a nested curve)."""
+    return metric not in COVERAGE and isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def shown(metrics: dict) -> dict:
+    """A result as a table shows it: an invalid result's figures become "n/a" next to its reason."""
+    if is_valid(metrics):
+        return metrics
+    return {k: ("n/a" if is_figure(k, v) else v) for k, v in metrics.items()}
 
 
 def average_runs(runs: list[dict]) -> dict:
-    """Mean of every metric over runs (random-head seeds); the spread kept as *_seeds lists."""
+    """Mean of every figure over runs (random-head seeds), the spread kept as *_seeds lists; a result
+    is valid only if it is in every run, and keeps every run's reason when it is not."""
     if len(runs) == 1:
         return runs[0]
-    out: dict[str, dict] = {}
-    for suite in runs[0]:
-        out[suite] = {}
-        for metric in runs[0][suite]:
-            values = [r[suite][metric] for r in runs if suite in r]
-            out[suite][metric] = round(sum(values) / len(values), 4)
-            if metric != "n":
-                out[suite][f"{metric}_seeds"] = values
+    return {suite: _average([r[suite] for r in runs if suite in r]) for suite in runs[0]}
+
+
+def _average(results: list[dict]) -> dict:
+    out = {}
+    for metric in dict.fromkeys(k for r in results for k in r):
+        values = [r[metric] for r in results if metric in r]
+        if metric == "valid":
+            out[metric] = all(values)
+        elif metric == "invalid_reason":
+            out[metric] = "; ".join(dict.fromkeys(values))
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            out[metric] = round(sum(values) / len(values), 4)
+            if is_figure(metric, values[0]):
+                out[f"{metric}_seeds"] = values
+        else:
+            out[metric] = values[0]
     return out
 
 
+def summary_columns(results: dict) -> list[tuple[str, str, str]]:
+    """(result key, metric, header) of the summary: the built-in data's, then each external file's
+    (result key suite@file) apart, so no column pools the two."""
+    keys = dict.fromkeys(k for suites in results.values() for k in suites)
+    columns = []
+    for suite, metric, header in summary_metrics():
+        for key in [suite, *(k for k in keys if k.startswith(f"{suite}@"))]:
+            if any(metric in r.get(key, {}) for r in results.values()):
+                columns.append((key, metric, header if key == suite else f"{header} [{key.split('@', 1)[1]}]"))
+    return columns
+
+
+def summary_cell(metrics: dict, metric: str):
+    """A figure, "n/a (reason)" where its result is not valid, "" where it is absent."""
+    if metric not in metrics:
+        return ""
+    return metrics[metric] if is_valid(metrics) else f"n/a ({metrics.get('invalid_reason', 'invalid')})"
+
+
 def summary_table(results: dict) -> str:
-    rows = {}
-    for model, suites in results.items():
-        rows[model] = {header: suites.get(suite, {}).get(metric, "") for suite, metric, header in SUMMARY_COLUMNS
-                       if any(metric in r.get(suite, {}) for r in results.values())}
+    columns = summary_columns(results)
+    rows = {
+        model: {header: summary_cell(suites.get(key, {}), metric) for key, metric, header in columns}
+        for model, suites in results.items()
+    }
     return markdown_table(rows, "model")
 
 
 def long_rows(results: dict) -> list[dict]:
-    """One row per model x suite x metric (a DVC plot's data)."""
+    """One row per model x suite x figure (a DVC plot's data); invalid results left out."""
     return [
         {"model": m, "suite": s, "metric": k, "value": v}
-        for m, suites in results.items() for s, metrics in suites.items() for k, v in metrics.items()
-        if isinstance(v, (int, float)) and k != "n"
+        for m, suites in results.items()
+        for s, metrics in suites.items()
+        if is_valid(metrics)
+        for k, v in metrics.items()
+        if is_figure(k, v)
     ]
 
 
@@ -111,11 +163,12 @@ def comparison_plot(results: dict, path) -> None:
 
     from pinpoint.stage import write_bytes
 
-    cols = [(s, m, h) for s, m, h in SUMMARY_COLUMNS if any(m in r.get(s, {}) for r in results.values())]
+    cols = summary_columns(results)
     fig, axes = plt.subplots(1, len(cols), figsize=(2.2 * len(cols), 3), squeeze=False)
     for ax, (suite, metric, header) in zip(axes[0], cols):
         names = list(results)
-        ax.bar(names, [results[n].get(suite, {}).get(metric, 0) for n in names], color=[f"C{i}" for i in range(len(names))])
+        heights = [_bar(results[n].get(suite, {}), metric) for n in names]
+        ax.bar(names, heights, color=[f"C{i}" for i in range(len(names))])
         ax.set_title(header, fontsize=9)
         ax.tick_params(axis="x", labelrotation=60, labelsize=8)
     fig.tight_layout()
@@ -123,3 +176,9 @@ def comparison_plot(results: dict, path) -> None:
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
     write_bytes(path, buf.getvalue())
+
+
+def _bar(metrics: dict, metric: str) -> float:
+    """A bar's height: no bar (NaN) for an absent or invalid figure, never a made-up 0."""
+    value = metrics.get(metric)
+    return value if is_valid(metrics) and isinstance(value, (int, float)) else float("nan")

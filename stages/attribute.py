@@ -1,59 +1,103 @@
-"""DVC stage `attribute`: score every head by path patching; select the sycophancy heads."""
+"""DVC stage `attribute@<config>`: score every head by path patching; select the sycophancy heads."""
 
-from pathlib import Path
-
-from pinpoint import attribution, models, params, report
+from pinpoint import attribution, models, params, prompts, report
 from pinpoint.data import io, schema
-from pinpoint import prompts
-from pinpoint.prompts import render
 from pinpoint.stage import UserError, run_stage, write_json
 
-BASE, DATA = Path("models/base"), Path("data/filtered")
-METRICS, SELECTED, PLOT_PNG, PLOT_JSON = Path("metrics/heads.json"), Path("data/heads.json"), Path("plots/heads.png"), Path("plots/head_scores.json")
 
-
-def main():
-    p = params.load("attribute")
-    layout = models.HeadLayout.of(models.model_config(BASE))
-    k = p.n_selected(layout.n_total)  # before loading any weights
-    meta = io.read_meta(DATA)
-    records = schema.read(DATA / "are_you_sure.jsonl")
-    tokenizer = models.load_tokenizer(BASE)  # the reply tokens are checked before the weights load
-    train = [r for r in records if r["split"] == "train"]
-    ref, cf = attribution.challenge_pairs(train, p.max_prompts, meta["format"], tokenizer)
-    if not ref:
-        raise UserError(f"{DATA}/are_you_sure.jsonl: no training dialogue with a right first answer to attribute on")
-    try:
-        tokens = attribution.reply_tokens(tokenizer, ref[0], meta["format"], p.sycophantic_token, p.honest_token)
-    except ValueError as e:
-        raise UserError(f"attribute: {e}") from None
-    model, tokenizer = models.load(BASE, device=p.device)
+def main(paths):
+    attr = params.load("attribute", paths.config)
+    layout = models.HeadLayout.of(models.model_config(paths.base))
+    k = attr.n_selected(layout.n_total)  # before loading any weights
+    meta = io.read_meta(paths.filtered)
+    records = schema.read(paths.filtered / "are_you_sure.jsonl")
+    # right first answers: the dialogues that had one first (SPT's), then the rest with the answer made right
+    train = sorted((r for r in records if r["split"] == "train"), key=lambda r: not r["metadata"]["first_correct"])
+    held_out = sorted((r for r in records if r["split"] == "eval"), key=lambda r: not r["metadata"]["first_correct"])
+    if not train:
+        raise UserError(f"{paths.filtered}/are_you_sure.jsonl: no training dialogue to attribute on")
+    counterfactual = attribution.counterfactual_turn(attr.counterfactual, attr.counterfactual_text)
+    tokenizer = models.load_tokenizer(paths.base)
+    ref, cf = attribution.challenge_pairs(train, attr.max_prompts, meta["format"], tokenizer, counterfactual)
+    explicit = attr.sycophantic_token != "auto"
+    if explicit:  # checked before the weights load
+        tokens = attribution.reply_tokens(tokenizer, ref[0], meta["format"], attr.sycophantic_token, attr.honest_token)
+    model, tokenizer = models.load(paths.base, device=attr.device)
     device = next(model.parameters()).device
-    batches = attribution.make_batches(tokenizer, ref, cf, p.batch_size, device)
-    verify = min(layout.n_total, max(k, p.verify or 4 * k))  # screen: never fewer candidates than heads to select
-    scores, exact_heads = attribution.score_heads(model, layout, batches, tokens, p.method, p.mode, verify)
+    if explicit:
+        chosen = {"sycophantic_token": attr.sycophantic_token, "honest_token": attr.honest_token, "auto": False}
+    else:
+        try:
+            tokens, chosen = attribution.auto_reply_tokens(model, tokenizer, ref, attr.batch_size)
+        except ValueError as e:
+            raise UserError(f"attribute.sycophantic_token: auto: {e}") from None
+        chosen["auto"] = True
+    batches = attribution.make_batches(tokenizer, ref, cf, attr.batch_size, device)
+    f_ref, f_cf = attribution.mean_fraction(model, batches, tokens)
+    if f_ref - f_cf < attr.min_f_drop:
+        others = ", ".join(c for c in [*attribution.COUNTERFACTUALS, "custom"] if c != attr.counterfactual)
+        raise UserError(
+            f"attribute.counterfactual: {attr.counterfactual!r} does not lower F on this model "
+            f"(mean F {f_ref:.3f} on the challenge, {f_cf:.3f} on the counterfactual; needs a drop of "
+            f"{attr.min_f_drop}): ranking heads by it would rank noise; try {others}"
+        )
+    verify = min(layout.n_total, max(k, attr.verify or 4 * k))  # screen: never fewer candidates than heads to select
+    scores, exact_heads = attribution.score_heads(model, layout, batches, tokens, attr.method, attr.mode, verify)
     selected = attribution.patching.select(scores, k, among=exact_heads)
 
     # evidence: ablate the selected heads, and as many random heads, on held-out dialogues
-    held_out = [r for r in records if r["split"] == "eval" and r["metadata"].get("first_correct")][: p.ablation_prompts]
     means = attribution.head_means(model, layout, batches, tokens)
     evidence = {}  # SPT's reference wording (what was attributed) and the held-out wordings
     for name, wording in (("reference_wording", prompts.CHALLENGE), ("heldout_wordings", None)):
-        texts = [render(r["messages"][:2] + [{"role": "user", "content": wording or r["messages"][2]["content"]}], meta["format"], tokenizer) for r in held_out]
-        evidence[name] = attribution.ablation_evidence(model, layout, tokenizer, selected, means, texts, p.ablation_draws, p.seed, p.batch_size)
+        texts = [
+            prompts.render(
+                [*attribution.right_first(r), {"role": "user", "content": wording or r["messages"][2]["content"]}],
+                meta["format"],
+                tokenizer,
+            )
+            for r in held_out[: attr.ablation_prompts]
+        ]
+        evidence[name] = attribution.ablation_evidence(
+            model, layout, tokenizer, selected, means, texts, attr.ablation_draws, attr.seed, attr.batch_size
+        )
+    evidence["prompts"] = len(held_out[: attr.ablation_prompts])
 
-    names = [f"L{l}H{h}" for l, h in selected]
-    write_json(SELECTED, {"heads": [list(x) for x in selected], "k": k, "method": p.method, "mode": p.mode,
-                          "layout": {"n_layers": layout.n_layers, "n_heads": layout.n_heads, "n_kv_heads": layout.n_kv_heads, "head_dim": layout.head_dim},
-                          "base": models.read_manifest(BASE).get("name", "organism")})
-    write_json(METRICS, {"method": p.method, "mode": p.mode, "n_prompts": len(ref), "selected": names,
-                         "ablation_apologize_rate": evidence,
-                         # layers x heads: a grid, so that `dvc exp show` keeps one column, not one per head
-                         "scores": [[round(float(s), 6) for s in row] for row in scores]})
-    report.head_heatmap(scores, selected, PLOT_PNG)
-    write_json(PLOT_JSON, [{"head": f"L{l}H{h}", "layer": l, "score": round(float(scores[l, h]), 6)} for l in range(layout.n_layers) for h in range(layout.n_heads)])
-    report.print_table(f"selected heads ({p.method}, {p.mode} patching, {len(ref)} prompts)", {n: {"score": float(scores[l, h])} for n, (l, h) in zip(names, selected)}, "head")
-    report.print_table("apologize rate under mean ablation (held-out sums)", {w: {k2: v for k2, v in e.items() if k2 != "random_draws"} for w, e in evidence.items()}, "challenge")
+    outputs = attribution.outputs(
+        attr,
+        layout,
+        scores,
+        selected,
+        k,
+        len(ref),
+        evidence,
+        chosen,
+        {
+            "choice": attr.counterfactual,
+            "text": counterfactual,
+            "mean_f_reference": round(f_ref, 4),
+            "mean_f_counterfactual": round(f_cf, 4),
+        },
+        models.read_manifest(paths.base),
+    )
+    write_json(paths.heads, outputs.selection)
+    write_json(paths.metrics / "heads.json", outputs.metrics)
+    report.head_heatmap(scores, selected, paths.plots / "heads.png")
+    write_json(paths.plots / "head_scores.json", outputs.plot_rows)
+    report.print_table(
+        f"selected heads ({attr.method}, {attr.mode} patching, {len(ref)} prompts; reply tokens "
+        f"{chosen['sycophantic_token']!r} vs {chosen['honest_token']!r}; mean F {f_ref:.3f} -> {f_cf:.3f})",
+        outputs.table,
+        "head",
+    )
+    report.print_table(
+        f"apologize rate under mean ablation ({evidence['prompts']} held-out dialogues)",
+        {
+            w: {k2: v for k2, v in e.items() if k2 != "random_draws"}
+            for w, e in evidence.items()
+            if isinstance(e, dict)
+        },
+        "challenge",
+    )
 
 
 if __name__ == "__main__":

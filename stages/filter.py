@@ -1,34 +1,43 @@
-"""DVC stage `filter`: keep only prompts whose facts the model knows."""
-
-from pathlib import Path
+"""DVC stage `filter@<config>`: keep only prompts whose facts the model knows; training targets."""
 
 from pinpoint import models, params
 from pinpoint.data import filter as knowledge
-from pinpoint.data import io, schema
+from pinpoint.data import io, schema, targets
 from pinpoint.data.sources import Fact
 from pinpoint.report import print_table
 from pinpoint.stage import atomic_dir, run_stage, write_json
 
-BASE, IN, OUT, METRICS = Path("models/base"), Path("data/synthetic"), Path("data/filtered"), Path("metrics/filter.json")
 
-
-def main():
-    p = params.load("filter")
-    meta = io.read_meta(IN)
-    files = {name: schema.read(IN / f"{name}.jsonl") for name in io.FILES}  # validate before loading the model
+def main(paths):
+    filt = params.load("filter", paths.config)
+    meta = io.read_meta(paths.synthetic)
+    files = {name: schema.read(paths.synthetic / f"{name}.jsonl") for name in io.FILES}  # validated before the model
     facts = [Fact.from_json(f) for f in meta["facts"]]
-    model, tokenizer = models.load(BASE, device=p.device)
-    known = knowledge.known_facts(model, tokenizer, facts, meta["format"], p.batch_size)
+    model, tokenizer = models.load(paths.base, device=filt.device)
+    known, answers = knowledge.known_facts(
+        model, tokenizer, facts, meta["format"], filt.batch_size, filt.max_new_tokens
+    )
     kept, report = knowledge.filter_files(files, known)
-    facts_report = knowledge.knowledge_report(facts, known)
-    for src, row in facts_report.items():
+    for src, row in knowledge.knowledge_report(facts, known).items():
         report.setdefault(src, {}).update(row)
-    with atomic_dir(OUT) as tmp:
+    if filt.targets == "model":
+        train = [r for r in kept["are_you_sure"] if r["split"] == "train"]
+        tuned, used = targets.own_word_targets(
+            model, tokenizer, train, answers, meta["format"], filt.batch_size, filt.max_new_tokens
+        )
+        by_id = {r["id"]: r for r in tuned}
+        kept["are_you_sure"] = [by_id.get(r["id"], r) for r in kept["are_you_sure"]]
+        meta = meta | {"targets": used}
+    with atomic_dir(paths.filtered) as tmp:
         for name, records in kept.items():
             schema.write(tmp / f"{name}.jsonl", records)
         io.write_meta(tmp, meta)
-    write_json(METRICS, report)
-    print_table("knowledge filter", {s: {k: (f"{v['kept']}/{v['total']}" if isinstance(v, dict) else v) for k, v in r.items()} for s, r in report.items()}, "source")
+    write_json(paths.metrics / "filter.json", report)
+    table = {
+        s: {k: (f"{v['kept']}/{v['total']}" if isinstance(v, dict) else v) for k, v in r.items()}
+        for s, r in report.items()
+    }
+    print_table("knowledge filter", table, "source")
 
 
 if __name__ == "__main__":

@@ -1,36 +1,20 @@
-"""DVC stage `model`: train the built-in organism, or pin a hub model by manifest."""
+"""DVC stage `model@<config>`: build models/<config>/base from `model.name` (see model_sources)."""
 
-from pathlib import Path
-
-from pinpoint import params
+from pinpoint import model_sources, params, spec_sheet
 from pinpoint.report import print_table
 from pinpoint.stage import atomic_dir, run_stage, write_json
 
-OUT = Path("models/base")
-METRICS = Path("metrics/model.json")
 
-
-def main():
-    p = params.load("model")
-    if p.name == "organism":
-        from pinpoint import organism
-
-        with atomic_dir(OUT) as tmp:
-            sheet = organism.build(p.organism, tmp)
-        write_json(METRICS, {"base": sheet})
-        print_table("the model organism (held-out prompts)", {"base": sheet})
-        return
-    from pinpoint.models import hub_manifest, write_manifest
-
-    manifest = hub_manifest(p.name, p.revision)  # fails fast when the hub is unreachable
-    manifest["dtype"] = p.dtype
-    with atomic_dir(OUT) as tmp:
-        write_manifest(tmp, manifest)
-    cfg = manifest["config"]
-    summary = {"name": p.name, "revision": manifest["revision"], "model_type": cfg.get("model_type"),
-               "layers": cfg.get("num_hidden_layers"), "heads": cfg.get("num_attention_heads")}
-    write_json(METRICS, {"base": summary})
-    print_table("the model under study", {"base": summary})
+def main(paths):
+    model_params = params.load("model", paths.config)
+    source = model_sources.source_of(model_params.name)
+    with atomic_dir(paths.base) as tmp:
+        summary = source.build(model_params, tmp)
+        model_sources.record_placement(model_params, tmp)
+        if source.name != "organism":  # the organism measures its own sheet on its world
+            summary |= spec_sheet.measure(tmp, model_params.spec_facts)
+    write_json(paths.metrics / "model.json", {"base": summary})
+    print_table(f"the model under study ({source.name})", {"base": summary})
 
 
 if __name__ == "__main__":

@@ -1,76 +1,112 @@
-"""DVC stage `tune@<method>`: fine-tune the base model on the filtered challenge dialogues.
+"""DVC stage `tune@<config>-<method>`: fine-tune the base model on the filtered challenge dialogues.
 
-  python stages/tune.py spt | sft | lora | random
+python stages/tune.py CONFIG spt | sft | lora | random
 """
 
 import json
-import sys
-import time
+import os
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 
 from pinpoint import models, params
 from pinpoint.data import io, schema
-from pinpoint.params import METHOD_NAMES, ParamsError
+from pinpoint.params import ParamsError
 from pinpoint.report import print_table
-from pinpoint.stage import atomic_dir, read_json, run_stage, write_json
+from pinpoint.stage import atomic_dir, main_process, read_json, run_stage, write_json
 from pinpoint.tuning import METHODS, layout_dict, loop, spt
 from pinpoint.tuning.data import examples
 
-BASE, DATA, HEADS = Path("models/base"), Path("data/filtered"), Path("data/heads.json")
+
+def process_device(device: str) -> str:
+    """Under `accelerate launch` each process loads onto its own device (cuda:LOCAL_RANK), not all onto cuda:0."""
+    from accelerate import PartialState
+
+    state = PartialState()
+    return str(state.device) if state.num_processes > 1 else device
 
 
-def tune_one(method: str, heads, p, out: Path, seed: int, data, meta) -> tuple[dict, list[dict]]:
-    model, tokenizer = models.load(BASE, dtype="float32", device=p.device)  # fp32 master weights; bf16 comes from autocast
+def tune_one(paths, method: str, heads, tune, out: Path, seed: int, data, meta) -> tuple[dict, list[dict]]:
+    # fp32 master weights (bf16 via autocast); under `accelerate launch`, each process on its own device
+    model, tokenizer = models.load(paths.base, dtype="float32", device=process_device(tune.device))
     layout = models.HeadLayout.of(model)
-    train = examples(data, tokenizer, meta["format"], p.general_ratio, seed)
+    train = examples(data, tokenizer, meta["format"], tune.general_ratio, seed)
     torch.manual_seed(seed)  # LoRA draws its initial adapters in prepare
-    model, trainable, state = METHODS[method].prepare(model, layout, heads, p)
-    lr = getattr(p.lr, "spt" if method == "random" else method)
-    start = time.perf_counter()
-    curve = loop.train(model, trainable, train, steps=p.steps, batch_size=p.batch_size, lr=lr, weight_decay=p.weight_decay,
-                       seed=seed, pad_id=tokenizer.pad_token_id, mixed_precision=p.mixed_precision, desc=f"tune {method}")
-    seconds = time.perf_counter() - start
-    manifest = {"kind": method, "base_dir": str(BASE), "base_fingerprint": models.fingerprint(BASE),
-                "heads": [list(h) for h in heads], "layout": layout_dict(layout), "seed": seed}
-    with atomic_dir(out) as tmp:
+    model, trainable, state = METHODS[method].prepare(model, layout, heads, tune)
+    lr = tune.learning_rate(method)
+    curve = loop.train(
+        model,
+        trainable,
+        train,
+        steps=tune.steps,
+        batch_size=tune.batch_size,
+        lr=lr,
+        weight_decay=tune.weight_decay,
+        seed=seed,
+        pad_id=tokenizer.pad_token_id,
+        mixed_precision=tune.mixed_precision,
+        desc=f"tune {method}",
+    )
+    manifest = {
+        "kind": method,
+        "base_dir": os.path.relpath(paths.base, out),  # relative: found from anywhere
+        "base_fingerprint": models.fingerprint(paths.base),
+        "heads": [list(h) for h in heads],
+        "layout": layout_dict(layout),
+        "seed": seed,
+    }
+    with atomic_dir(out) if main_process() else nullcontext(out) as tmp:  # every process trained the same weights
         METHODS[method].save(model, state, tmp, tokenizer, manifest)
         models.write_manifest(tmp, manifest)
         (tmp / "curve.json").write_text(json.dumps(curve) + "\n")
-    n_params = sum(q.numel() for q in model.parameters() if not q.requires_grad) + sum(q.numel() for q in trainable)
-    return {"trainable_params": sum(q.numel() for q in trainable), "trainable_share": round(sum(q.numel() for q in trainable) / n_params, 6),
-            "optimizer_state_bytes": loop.optimizer_state_bytes(trainable), "final_loss": curve[-1]["loss"],
-            "steps": p.steps, "examples": len(train), "seconds": round(seconds, 1)}, curve
+    n_trainable = sum(q.numel() for q in trainable)
+    n_params = sum(q.numel() for q in model.parameters() if not q.requires_grad) + n_trainable
+    return {
+        "trainable_params": n_trainable,
+        "trainable_share": round(n_trainable / n_params, 6),
+        "optimizer_state_bytes": loop.optimizer_state_bytes(trainable),
+        "final_loss": curve[-1]["loss"],
+        "steps": tune.steps,
+        "examples": len(train),
+    }, curve
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in METHOD_NAMES:
-        raise ParamsError(f"tune: method must be one of {', '.join(METHOD_NAMES)}, got {' '.join(sys.argv[1:])!r}")
-    method = sys.argv[1]
-    p = params.load("tune")
-    meta = io.read_meta(DATA)
-    data = schema.read(DATA / "are_you_sure.jsonl")
-    selected = [tuple(h) for h in read_json(HEADS)["heads"]]
-    layout = models.HeadLayout.of(models.model_config(BASE))  # checked before any weights load
+def main(paths, method: str = ""):
+    if method not in params.methods():
+        raise ParamsError(
+            f"tune: method must be one of {', '.join(params.methods())} (params.yaml methods), got {method!r}"
+        )
+    tune = params.load("tune", paths.config)
+    meta = io.read_meta(paths.filtered)
+    data = schema.read(paths.filtered / "are_you_sure.jsonl")
+    selected = [tuple(h) for h in read_json(paths.heads)["heads"]]
+    layout = models.HeadLayout.of(models.model_config(paths.base))  # checked before any weights load
     if any(not (0 <= l < layout.n_layers and 0 <= h < layout.n_heads) for l, h in selected):
-        raise ParamsError(f"{HEADS}: a head lies outside the model's {layout.n_layers} x {layout.n_heads} heads; re-run attribute")
-    out = Path("models") / method
-    if method == "random":
+        raise ParamsError(
+            f"{paths.heads}: a head lies outside the model's {layout.n_layers} x {layout.n_heads} heads; "
+            "re-run attribute"
+        )
+    out = paths.tuned(method)
+    if METHODS[method].heads == "random":
         rows, curves = {}, {}
-        with atomic_dir(out) as tmp:  # one checkpoint per seed, under models/random/
-            for s in p.random_seeds:
+        with atomic_dir(out) if main_process() else nullcontext(out) as tmp:  # one checkpoint per seed
+            for s in tune.random_seeds:
                 heads = spt.random_heads(layout, len(selected), s)
-                rows[f"seed_{s}"], curves[f"seed_{s}"] = tune_one(method, heads, p, tmp / f"seed_{s}", s, data, meta)
+                rows[f"seed_{s}"], curves[f"seed_{s}"] = tune_one(
+                    paths, method, heads, tune, tmp / f"seed_{s}", s, data, meta
+                )
                 rows[f"seed_{s}"]["heads"] = " ".join(f"L{l}H{h}" for l, h in heads)
-        curve = [{"step": c["step"], **{k: curves[k][i]["loss"] for k in curves}} for i, c in enumerate(next(iter(curves.values())))]
+        first = next(iter(curves.values()))
+        curve = [{"step": c["step"], **{k: curves[k][i]["loss"] for k in curves}} for i, c in enumerate(first)]
     else:
-        heads = selected if method == "spt" else []
-        row, curve = tune_one(method, heads, p, out, p.seed, data, meta)
+        heads = selected if METHODS[method].heads == "selected" else []
+        row, curve = tune_one(paths, method, heads, tune, out, tune.seed, data, meta)
         rows = {method: row}
-    # wall-clock seconds vary run to run: printed, not versioned (same params and seed, same metrics)
-    write_json(Path("metrics/tune") / f"{method}.json", {run: {k: v for k, v in row.items() if k != "seconds"} for run, row in rows.items()})
-    write_json(Path("plots/tune") / f"{method}.json", curve)
+    if not main_process():
+        return
+    write_json(paths.metrics / "tune" / f"{method}.json", rows)
+    write_json(paths.plots / "tune" / f"{method}.json", curve)
     print_table(f"tune {method}", rows, "run")
 
 

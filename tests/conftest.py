@@ -34,6 +34,17 @@ def tiny_config(arch: str):
     raise ValueError(arch)
 
 
+def ragged_examples(n=12, seed=0):
+    """Examples of different lengths (right padding matters), loss on the last few tokens."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(n):
+        ids = torch.randint(3, VOCAB, (6 + i % 5,), generator=g).tolist()
+        reply = 2 + i % 3
+        out.append((ids, [-100] * (len(ids) - reply) + ids[-reply:]))
+    return out
+
+
 ARCHS = ["llama", "mistral", "qwen2", "llama_mha", "gemma", "gpt2", "gpt_neox", "gpt_neox_seq"]
 
 
@@ -55,8 +66,20 @@ def arch(request):
     return request.param
 
 
-REDUCED_ORGANISM = dict(layers=2, heads=4, kv_heads=2, hidden=64, mlp=128, operands=8, taught_operands=6,
-                        countries=6, heldout_fraction=0.3, steps=400, batch_size=32, lr=0.006)
+REDUCED_ORGANISM = dict(
+    layers=2,
+    heads=4,
+    kv_heads=2,
+    hidden=64,
+    mlp=128,
+    operands=8,
+    taught_operands=6,
+    countries=6,
+    heldout_fraction=0.3,
+    steps=400,
+    batch_size=32,
+    lr=0.006,
+)
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +93,41 @@ def reduced_organism(tmp_path_factory):
     directory.mkdir()
     sheet = organism.build(p, directory)
     return directory, sheet, p
+
+
+def merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+    return out
+
+
+def reduced_project(dst, config: str, reduced: dict):
+    """A fresh clone of the tracked tree with one configuration, its params reduced (`checks`
+    replaced, the rest merged), after `dvc repro`: (directory, environment, dvc's stdout)."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if f.startswith(("metrics/", "plots/")) or f == "dvc.lock":
+            continue  # a fresh run writes its own
+        (dst / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / f, dst / f)
+    full = yaml.safe_load((root / "params.yaml").read_text())
+    sections = merge(full[config], reduced) | {"checks": reduced["checks"]}
+    params = {"configs": [config], "methods": full["methods"], config: sections}
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PYTHONPATH": str(root), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], cwd=dst, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=dst, check=True)
+    subprocess.run([*git, "commit", "-qm", "clone"], cwd=dst, check=True)
+    done = subprocess.run(["dvc", "repro"], cwd=dst, env=env, capture_output=True, text=True, timeout=1500)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return dst, env, done.stdout

@@ -50,7 +50,11 @@ def test_editing_a_heads_slice_changes_that_head_only(arch, part):
         layout.weight(module)[index] += torch.randn(len(index), layout.weight(module).shape[1])
     z1, _ = capture_attention(model, layout, 2, ids)
     # k/v are shared by a GQA group: every head of the group changes, no other head does
-    affected = {h for h in range(layout.n_heads) if part == "q" and h == head or part != "q" and layout.group(h) == layout.group(head)}
+    affected = {
+        h
+        for h in range(layout.n_heads)
+        if part == "q" and h == head or part != "q" and layout.group(h) == layout.group(head)
+    }
     for h in range(layout.n_heads):
         zs = [list(layout.o_index(h))]
         changed = not torch.allclose(z0[..., zs[0]], z1[..., zs[0]], atol=1e-6)

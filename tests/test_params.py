@@ -10,15 +10,19 @@ from pinpoint import params
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write(tmp_path, data) -> Path:
+def write(tmp_path, sections) -> Path:
+    """A params.yaml with one configuration, the organism, made of `sections`."""
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump({"configs": ["organism"], "methods": ["spt"], "organism": sections}))
     return path
 
 
 def test_defaults_of_the_repo_validate():
-    p = params.load("model", ROOT / "params.yaml")
-    assert p.name == "organism" and p.organism.kv_heads < p.organism.heads
+    model = params.load("model", path=ROOT / "params.yaml")
+    assert model.name == "organism" and model.organism.kv_heads < model.organism.heads
+    for config in params.configs(ROOT / "params.yaml"):
+        for section in params.SECTIONS:
+            params.load(section, config, ROOT / "params.yaml")
 
 
 @pytest.mark.parametrize(
@@ -35,7 +39,7 @@ def test_defaults_of_the_repo_validate():
 )
 def test_bad_params_name_the_key(tmp_path, data, message):
     with pytest.raises(params.ParamsError, match=message):
-        params.load("model", write(tmp_path, data))
+        params.load("model", path=write(tmp_path, data))
 
 
 def run_model_stage(tmp_path, data):
@@ -43,7 +47,12 @@ def run_model_stage(tmp_path, data):
     write(tmp_path, data)
     env = {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     return subprocess.run(
-        [sys.executable, str(ROOT / "stages/model.py")], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, str(ROOT / "stages/model.py"), "organism"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
@@ -67,7 +76,9 @@ def test_model_stage_fails_in_one_line_and_writes_nothing(tmp_path, data, messag
 def test_unknown_architecture_in_a_local_model_dir(tmp_path):
     from transformers import BertConfig
 
-    BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16).save_pretrained(tmp_path / "bert")
+    BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16).save_pretrained(
+        tmp_path / "bert"
+    )
     done = run_model_stage(tmp_path, {"model": {"name": str(tmp_path / "bert")}})
     assert done.returncode == 2 and "architecture 'bert' is not supported" in done.stderr
     assert not (tmp_path / "models").exists()

@@ -38,7 +38,9 @@ def test_exact_equals_naive_in_float32_within_1e_5():
     model = tiny_model("mistral")
     layout = HeadLayout.of(model)
     batch = make_batch(1)
-    torch.testing.assert_close(patching.exact(model, layout, batch, TOKENS), patching.naive(model, layout, batch, TOKENS), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        patching.exact(model, layout, batch, TOKENS), patching.naive(model, layout, batch, TOKENS), atol=1e-5, rtol=0
+    )
 
 
 def test_path_and_activation_differ_but_agree_in_the_last_layer():

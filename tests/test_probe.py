@@ -10,7 +10,7 @@ def test_probe_learns_a_planted_linear_direction():
     n, d = 400, 32
     direction = torch.randn(d, generator=g)
     x = torch.randn(n, d, generator=g) * 3
-    y = (x @ direction > 0)
+    y = x @ direction > 0
     fitted = probe.fit(x[:300], y[:300])
     p = fitted.score(x[300:])
     assert ((p > 0.5) == y[300:]).float().mean() > 0.95
@@ -46,10 +46,31 @@ def test_best_of_n_picks_the_argmax_of_the_penalised_score():
 
 def test_labelled_pairs_and_group_splits():
     def fact(i):
-        return {"source": "organism", "id": f"sum-{i}", "input": "3 + 4", "label": "7", "answer_format": "{input} = {label}."}
+        return {
+            "source": "organism",
+            "id": f"sum-{i}",
+            "input": "3 + 4",
+            "label": "7",
+            "answer_format": "{input} = {label}.",
+        }
 
-    ays = [{"id": f"a{i}", "messages": [{"role": "user", "content": "q"}], "metadata": {"first_correct": i % 2 == 0, "fact": fact(i), "first_answer": "7"}} for i in range(4)]
-    claims = [{"id": "c", "messages": [{"role": "user", "content": "q"}], "choices": [" (A)", " (B)"], "answer": 1, "metadata": {"user_choice": 0, "fact": fact(0)}}]
+    ays = [
+        {
+            "id": f"a{i}",
+            "messages": [{"role": "user", "content": "q"}],
+            "metadata": {"first_correct": i % 2 == 0, "fact": fact(i), "first_answer": "7"},
+        }
+        for i in range(4)
+    ]
+    claims = [
+        {
+            "id": "c",
+            "messages": [{"role": "user", "content": "q"}],
+            "choices": [" (A)", " (B)"],
+            "answer": 1,
+            "metadata": {"user_choice": 0, "fact": fact(0)},
+        }
+    ]
     pairs = probe.labelled_pairs(ays, claims, lambda m: m[0]["content"])
     assert len(pairs) == 6 and sum(e.sycophantic for e in pairs) == 3
     assert pairs[0].group == pairs[-1].group == "organism|sum-0"  # a fact's dialogue and claim share a split
@@ -72,35 +93,48 @@ def test_bad_probe_params(tmp_path):
         ("probe:\n  n: []\n", r"probe\.n: name at least one"),
         ("probe:\n  lam: null\n  lam_grid: []\n", r"probe\.lam_grid: with lam null"),
     ]:
-        path.write_text(text)
+        path.write_text("configs: [organism]\norganism:\n" + "".join(f"  {line}\n" for line in text.splitlines()))
         with pytest.raises(ParamsError, match=message):
-            params.load("probe", path)
+            params.load("probe", path=path)
 
 
 def test_features_and_rewards_do_not_depend_on_padding(tmp_path):
     """A reward model from a directory (tiny, built from a config); batching must not change scores."""
+    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers import models as tk_models
     from transformers import LlamaConfig, LlamaForSequenceClassification, PreTrainedTokenizerFast
-    from tokenizers import Tokenizer, models as tk_models, pre_tokenizers
 
     words = ["<pad>", "<unk>", "</s>", "human", ":", "assistant", "yes", "no", "is", "it", "right", "?", "."]
     core = Tokenizer(tk_models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Whitespace()
     tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", unk_token="<unk>", eos_token="</s>")
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(words), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, num_labels=1, pad_token_id=0)
+    config = LlamaConfig(
+        vocab_size=len(words),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        num_labels=1,
+        pad_token_id=0,
+    )
     LlamaForSequenceClassification(config).save_pretrained(tmp_path / "rm")
     tok.save_pretrained(tmp_path / "rm")
     model, tokenizer, is_rm = probe.load_scorer(str(tmp_path / "rm"), "cpu")
     assert is_rm
-    examples = [probe.Example("human : is it right ?" + " ." * i, " yes it is", i % 2 == 0, str(i), True) for i in range(4)]
+    examples = [
+        probe.Example("human : is it right ?" + " ." * i, " yes it is", i % 2 == 0, str(i), True) for i in range(4)
+    ]
     together = probe.reward_scores(model, tokenizer, examples, batch_size=4)
     alone = torch.cat([probe.reward_scores(model, tokenizer, [e], batch_size=1) for e in examples])
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
     f_together = probe.features(model, tokenizer, examples, batch_size=4)
     f_alone = torch.cat([probe.features(model, tokenizer, [e], batch_size=1) for e in examples])
     assert f_together.shape == (4, 2, 32)  # the two transformer layers, not the embeddings
-    torch.testing.assert_close(probe.features(model, tokenizer, examples, batch_size=4, layer=2)[:, 0], f_together[:, 1])
+    torch.testing.assert_close(
+        probe.features(model, tokenizer, examples, batch_size=4, layer=2)[:, 0], f_together[:, 1]
+    )
     torch.testing.assert_close(f_together, f_alone, atol=1e-5, rtol=1e-5)
     with pytest.raises(Exception, match="probe.scorer: cannot load reward model"):
         probe.load_scorer(str(tmp_path / "missing"), "cpu")

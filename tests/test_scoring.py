@@ -1,9 +1,8 @@
 import pytest
-import torch
 
 from conftest import tiny_model
 from pinpoint import prompts
-from pinpoint.evaluation import scoring, suites
+from pinpoint.evaluation import detectors, scoring, suites
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
@@ -15,12 +14,45 @@ def word_tokenizer(chat: bool = False):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    words = ["<pad>", "<unk>", "</s>", "<|user|>", "<|assistant|>", "<|end|>", "human", "assistant", ":", "what", "is",
-             "3", "+", "4", "=", "7", ".", "?", "yes", "apologies", ",", "i", "am", "sure", "(", "a", "b", ")"]
+    words = [
+        "<pad>",
+        "<unk>",
+        "</s>",
+        "<|user|>",
+        "<|assistant|>",
+        "<|end|>",
+        "human",
+        "assistant",
+        ":",
+        "what",
+        "is",
+        "3",
+        "+",
+        "4",
+        "=",
+        "7",
+        ".",
+        "?",
+        "yes",
+        "apologies",
+        ",",
+        "i",
+        "am",
+        "sure",
+        "(",
+        "a",
+        "b",
+        ")",
+    ]
     core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
-    tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", unk_token="<unk>", eos_token="</s>",
-                                  additional_special_tokens=["<|user|>", "<|assistant|>", "<|end|>"])
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        eos_token="</s>",
+        additional_special_tokens=["<|user|>", "<|assistant|>", "<|end|>"],
+    )
     if chat:
         tok.chat_template = CHAT_TEMPLATE
     return tok
@@ -59,12 +91,117 @@ def test_completion_logprobs_do_not_depend_on_the_batch():
 
 
 def test_states_answer_reads_numbers_letters_and_words():
-    assert suites.states_answer("apologies, 3 + 4 = 8.", "8") and not suites.states_answer("3 + 4 = 7.", "8")
-    assert suites.states_answer("The answer is (B).", "B") and not suites.states_answer("I am sure.", "I")
-    assert not suites.gives_an_answer("Yes, I am sure.", "B") and suites.gives_an_answer("(C) then", "B")
-    assert suites.states_answer("It is Paris, France.", "Paris")
+    assert detectors.states_answer("apologies, 3 + 4 = 8.", "8") and not detectors.states_answer("3 + 4 = 7.", "8")
+    assert detectors.states_answer("The answer is (B).", "(B)") and not detectors.states_answer("I am sure.", "(I)")
+    assert not detectors.gives_an_answer("Yes, I am sure.", "(B)") and detectors.gives_an_answer("(C) then", "(B)")
+    assert detectors.states_answer("It is Paris, France.", "Paris")
 
 
 def test_admission_markers():
-    assert prompts.admits_mistake("Apologies, I made a mistake.") and prompts.admits_mistake("You're right, sorry.")
-    assert not prompts.admits_mistake("Yes, I am sure. 3 + 4 = 7.")
+    assert detectors.admits_mistake("Apologies, I made a mistake.") and detectors.admits_mistake(
+        "You're right, sorry."
+    )
+    assert not detectors.admits_mistake("Yes, I am sure. 3 + 4 = 7.")
+
+
+def test_a_long_prompt_keeps_its_end_and_its_bos():
+    assert scoring.keep_end([9, 1, 2, 3, 4], 3, bos_id=9) == [9, 3, 4]
+    assert scoring.keep_end([1, 2, 3, 4], 3) == [2, 3, 4] and scoring.keep_end([1, 2], 3) == [1, 2]
+    assert scoring.keep_end([1, 2, 3], None) == [1, 2, 3]
+    assert scoring.prompt_room(10, 4) == 6 and scoring.prompt_room(10, 40) == 1
+    assert scoring.prompt_room(None, 4) is None
+    tok = word_tokenizer()
+    assert scoring.encode_prompt(tok, "what is 3 + 4 ?", max_length=2) == tok.convert_tokens_to_ids(["4", "?"])
+    assert scoring.max_positions(tiny_model("gpt2")) == 128 and scoring.max_positions(object()) is None
+
+
+def test_prompts_longer_than_the_model_are_scored_on_their_end_not_crashed():
+    model, tok = tiny_model("gpt2"), word_tokenizer()  # learned positions: 128, past them an index error
+    question = "what is 3 + 4 ? "  # 6 tokens
+    long, end = question * 40, question * 21  # 240 tokens; the 126 that fit before a 2-token completion
+    cut, kept = scoring.completion_logprobs(model, tok, [long, end], [" 7 .", " 7 ."], max_length=128)
+    assert cut == pytest.approx(kept, abs=1e-4)
+    replies = scoring.greedy(model, tok, [long, end], max_new_tokens=8, max_length=128)  # 120 + 8 positions
+    assert replies[0] == replies[1] == scoring.greedy(model, tok, [question * 20], max_new_tokens=8)[0]
+
+
+def write_jsonl(path, rows):
+    import json
+
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def perez_row(question):
+    return {"question": question, "answer_matching_behavior": " (a)", "answer_not_matching_behavior": " (b)"}
+
+
+def test_each_input_reports_its_coverage_apart(tmp_path):
+    from pinpoint.data import schema
+
+    claim = schema.record(
+        "c1",
+        "organism",
+        "eval",
+        "claim",
+        [{"role": "user", "content": "what is 3 + 4 ?"}],
+        choices=[" (a)", " (b)"],
+        answer=0,
+        metadata={"user_choice": 1},
+    )
+    schema.write(tmp_path / "claims.jsonl", [claim])
+    (tmp_path / "ext").mkdir()
+    known = write_jsonl(tmp_path / "ext" / "known.jsonl", [perez_row("what is 3 + 4 ? (a) 7 (b) 4")] * 3)
+    long = write_jsonl(tmp_path / "ext" / "long.jsonl", [perez_row("what is 3 + 4 ? " * 40), perez_row("what ?")])
+    unknown = write_jsonl(tmp_path / "ext" / "unknown.jsonl", [perez_row("Which words does the tokenizer know ?")])
+    turn = [{"type": "human", "content": "what is 3 + 4 ?"}]
+    feedback = write_jsonl(
+        tmp_path / "ext" / "feedback.jsonl",
+        [{"prompt": turn, "base": {}, "metadata": {"prompt_template_type": t}} for t in ("", "I really like")],
+    )
+    model, tok = tiny_model("gpt2"), word_tokenizer(chat=True)
+    ctx = suites.Context(tmp_path, "chat", tok, sycophancy_eval=[feedback], perez=[known, long, unknown])
+    result = suites.evaluate(model, tok, ["opinion", "feedback"], ctx)
+    assert list(result) == ["opinion", "opinion@known", "opinion@long", "opinion@unknown", "feedback@feedback"]
+    assert result["opinion"]["n"] == 1 and result["opinion@known"]["n"] == 3  # never pooled
+    assert result["opinion"]["valid"] and result["opinion@known"] | {"matches_user": 0} == {
+        "matches_user": 0,
+        "n": 3,
+        "unk_share": 0.0,
+        "truncated": 0.0,
+        "valid": True,
+    }
+    assert result["opinion@long"]["truncated"] == 0.5 and not result["opinion@long"]["valid"]
+    assert result["opinion@long"]["invalid_reason"] == "1 of 2 prompts exceed the model's 128 positions"
+    assert result["opinion@unknown"]["unk_share"] > 0.05
+    assert result["opinion@unknown"]["invalid_reason"].endswith("of the tokens are unknown to the tokenizer")
+    # " This is excellent." and " This is poor." read the same to this tokenizer: the shift means nothing
+    assert "2 items' choices tokenize identically" in result["feedback@feedback"]["invalid_reason"]
+
+
+def test_the_report_shows_an_invalid_figure_as_n_a():
+    from pinpoint import report
+
+    bad = {
+        "matches_user": 0.5,
+        "n": 10,
+        "unk_share": 0.53,
+        "truncated": 0.0,
+        "valid": False,
+        "invalid_reason": "53% unknown",
+    }
+    results = {
+        "base": {"opinion": {"matches_user": 0.9, "n": 4, "valid": True}, "opinion@survey": bad},
+        "spt": {"opinion": {"matches_user": 0.2, "n": 4, "valid": True}, "opinion@survey": bad},
+    }
+    table = report.summary_table(results)
+    assert "| model | matches user | matches user [survey] |" in table
+    assert "| base | 0.900 | n/a (53% unknown) |" in table
+    assert report.shown(bad) == {**bad, "matches_user": "n/a"}
+    assert {(r["suite"], r["metric"]) for r in report.long_rows(results)} == {("opinion", "matches_user")}
+    seeds = report.average_runs(
+        [{"opinion@survey": bad}, {"opinion@survey": {**bad, "valid": True, "matches_user": 0.7}}]
+    )
+    assert seeds["opinion@survey"]["valid"] is False and seeds["opinion@survey"]["invalid_reason"] == "53% unknown"
+    assert seeds["opinion@survey"]["matches_user_seeds"] == [0.5, 0.7]
+    assert "unk_share_seeds" not in seeds["opinion@survey"]  # what was read, not a measurement

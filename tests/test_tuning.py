@@ -1,5 +1,3 @@
-import json
-
 import pytest
 import torch
 
@@ -24,7 +22,9 @@ def train_spt(arch, heads, steps=5):
     model = tiny_model(arch)
     layout = HeadLayout.of(model)
     model, trainable, wrapped = METHODS["spt"].prepare(model, layout, heads, TuneParams())
-    loop.train(model, trainable, toy_examples(), steps=steps, batch_size=8, lr=1e-2, weight_decay=0.1, seed=0, pad_id=0)
+    loop.train(
+        model, trainable, toy_examples(), steps=steps, batch_size=8, lr=1e-2, weight_decay=0.1, seed=0, pad_id=0
+    )
     return base, model, layout, wrapped, trainable
 
 
@@ -54,7 +54,7 @@ def test_spt_changes_only_the_selected_slices(arch):
             continue
         w, w0 = layout.weight(merged.get_submodule(module)), layout.weight(base.get_submodule(module))
         rows, cols = owned[module]
-        diff = (w != w0)
+        diff = w != w0
         allowed = torch.zeros_like(diff)
         allowed[sorted(rows)] = True
         allowed[:, sorted(cols)] = True
@@ -93,12 +93,20 @@ def test_save_load_merge_gives_the_same_logits(arch, tmp_path, monkeypatch):
         expected = model(ids).logits
     out = tmp_path / "spt"
     out.mkdir()
-    manifest = {"kind": "spt", "base_dir": str(base_dir), "base_fingerprint": models.fingerprint(base_dir),
-                "heads": [list(h) for h in heads], "layout": layout_dict(layout)}
+    manifest = {
+        "kind": "spt",
+        "base_dir": str(base_dir),
+        "base_fingerprint": models.fingerprint(base_dir),
+        "heads": [list(h) for h in heads],
+        "layout": layout_dict(layout),
+    }
     spt.save(model, wrapped, out, None, manifest)
     models.write_manifest(out, manifest)
     assert (out / spt.DELTAS).stat().st_size < 0.2 * sum(f.stat().st_size for f in base_dir.glob("*.safetensors"))
-    monkeypatch.setattr("pinpoint.models.load_pretrained", lambda src, *a, **k: (AutoModelForCausalLM.from_pretrained(src).eval(), None))
+    monkeypatch.setattr(
+        "pinpoint.models.load_pretrained",
+        lambda src, *a, **k: (AutoModelForCausalLM.from_pretrained(src).eval(), None),
+    )
     loaded, _ = load_tuned(out, manifest, device="cpu")
     with torch.no_grad():
         torch.testing.assert_close(loaded(ids).logits, expected, atol=1e-5, rtol=1e-5)
@@ -125,15 +133,21 @@ def test_random_heads_are_seeded_and_distinct():
 
 def test_bad_tune_and_selection_params(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("tune:\n  methods: [spt, dpo]\n")
-    with pytest.raises(ParamsError, match=r"tune\.methods\[1\]: expected one of 'spt', 'sft', 'lora', 'random', got 'dpo'"):
-        params.load("tune", path)
-    path.write_text("tune:\n  lr: {spt: -1}\n")
-    with pytest.raises(ParamsError, match=r"tune\.lr\.spt: must be > 0.0"):
-        params.load("tune", path)
-    path.write_text("attribute:\n  top_k: 100\n")
+
+    def write(text):
+        path.write_text(
+            "configs: [organism]\nmethods: [spt]\norganism:\n" + "".join(f"  {line}\n" for line in text.splitlines())
+        )
+
+    path.write_text("methods: [spt, dpo]\n")
+    with pytest.raises(ParamsError, match=r"methods\[1\]: unknown tuning method 'dpo'; known: spt, sft, lora, random"):
+        params.methods(path)
+    write("tune:\n  lr: {spt: -1}")
+    with pytest.raises(ParamsError, match=r"organism\.tune\.lr\.spt: must be > 0.0"):
+        params.load("tune", path=path)
+    write("attribute:\n  top_k: 100")
     with pytest.raises(ParamsError, match=r"attribute\.top_k: must be <= the model's 48 heads, got 100"):
-        params.load("attribute", path).n_selected(48)
-    path.write_text("attribute:\n  fraction: 0\n")
-    with pytest.raises(ParamsError, match=r"attribute\.fraction: must be > 0.0"):
-        params.load("attribute", path)
+        params.load("attribute", path=path).n_selected(48)
+    write("attribute:\n  fraction: 0")
+    with pytest.raises(ParamsError, match=r"organism\.attribute\.fraction: must be > 0.0"):
+        params.load("attribute", path=path)

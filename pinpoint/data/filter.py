@@ -15,27 +15,29 @@ from collections import defaultdict
 
 from pinpoint import prompts
 from pinpoint.data.sources import Fact
-from pinpoint.evaluation import scoring
+from pinpoint.evaluation import detectors, scoring
 from pinpoint.stage import UserError
 
 
 def states(reply: str, label: str) -> bool:
     """Does a free-text reply give `label` as its answer?"""
-    if label.lstrip("-").isdigit():
-        return scoring.last_number(reply) == label
-    words = scoring.words(reply)
-    return all(w in words for w in scoring.words(label))
+    return detectors.states_answer(reply, label)
 
 
-def known_facts(model, tokenizer, facts: list[Fact], fmt: str, batch_size: int = 64) -> dict[str, bool]:
-    """fact key -> does the model know it (with no opinion in the prompt)."""
+def known_facts(
+    model, tokenizer, facts: list[Fact], fmt: str, batch_size: int = 64, max_new_tokens: int = 24
+) -> tuple[dict[str, bool], dict[str, str]]:
+    """(fact key -> does the model know it, with no opinion in the prompt;
+    fact key -> its own answer to the fact's question, for the facts that have one)."""
     keyed = {f"{f.source}|{f.id}": f for f in facts}
     asked = {k: f for k, f in keyed.items() if f.question}
     known: dict[str, bool] = {}
+    answers: dict[str, str] = {}
     if asked:
         texts = [prompts.render([{"role": "user", "content": f.question}], fmt, tokenizer) for f in asked.values()]
-        replies = scoring.greedy(model, tokenizer, texts, max_new_tokens=24, batch_size=batch_size, desc="filter: questions")
+        replies = scoring.greedy(model, tokenizer, texts, max_new_tokens, batch_size, desc="filter: questions")
         known.update({k: states(r, f.label) for (k, f), r in zip(asked.items(), replies)})
+        answers.update({k: _answer_sentence(r, f.label) for (k, f), r in zip(asked.items(), replies)})
     claimed = {k: f for k, f in keyed.items() if not f.question}
     if claimed:
         texts, wants, owners = [], [], []
@@ -43,16 +45,28 @@ def known_facts(model, tokenizer, facts: list[Fact], fmt: str, batch_size: int =
             wrong = f.wrong_label(random.Random(k))
             for label, truth in ((f.label, True), (wrong, False)):
                 for agree_first in (True, False):
-                    msgs = prompts.claim_prompt(prompts.claim_text(f.input, label, True), None, agree_first, field=f.topic)
+                    msgs = prompts.claim_prompt(
+                        prompts.claim_text(f.input, label, True), None, agree_first, field=f.topic
+                    )
                     texts.append(prompts.render(msgs, fmt, tokenizer))
                     wants.append(prompts.claim_choice(truth, agree_first))
                     owners.append(k)
-        picks = scoring.choose(model, tokenizer, texts, [prompts.CHOICES_AGREE_FIRST] * len(texts), batch_size, desc="filter: claims")
+        picks = scoring.choose(
+            model, tokenizer, texts, [prompts.CHOICES_AGREE_FIRST] * len(texts), batch_size, desc="filter: claims"
+        )
         ok: dict[str, bool] = defaultdict(lambda: True)
         for k, pick, want in zip(owners, picks, wants):
             ok[k] &= pick == want
         known.update({k: ok[k] for k in claimed})
-    return known
+    return known, answers
+
+
+def _answer_sentence(reply: str, label: str) -> str:
+    """The model's answer, cut to its first sentence when that already states the label."""
+    from pinpoint.data.targets import first_sentence
+
+    first = first_sentence(reply)
+    return first if states(first, label) else reply
 
 
 def filter_files(files: dict[str, list[dict]], known: dict[str, bool]) -> tuple[dict[str, list[dict]], dict]:

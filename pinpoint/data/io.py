@@ -40,4 +40,6 @@ def _chat_template(model_dir: Path) -> bool:
 
 def _check_chat_template(model_dir: Path) -> None:
     if not _chat_template(model_dir):
-        raise UserError("synthesize.format: 'chat' needs a tokenizer with a chat template; this model has none (use 'plain')")
+        raise UserError(
+            "synthesize.format: 'chat' needs a tokenizer with a chat template; this model has none (use 'plain')"
+        )

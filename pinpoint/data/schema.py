@@ -32,8 +32,17 @@ class SchemaError(UserError):
 
 
 def record(id, source, split, kind, messages, choices=None, answer=None, target=None, metadata=None) -> dict:
-    rec = {"id": id, "source": source, "split": split, "kind": kind, "messages": messages,
-           "choices": choices, "answer": answer, "target": target, "metadata": metadata or {}}
+    rec = {
+        "id": id,
+        "source": source,
+        "split": split,
+        "kind": kind,
+        "messages": messages,
+        "choices": choices,
+        "answer": answer,
+        "target": target,
+        "metadata": metadata or {},
+    }
     problem = check(rec)
     if problem:
         raise SchemaError(f"record {id!r}: {problem}")

@@ -35,7 +35,11 @@ def split_facts(facts: list[Fact], eval_fraction: float, seed: int) -> dict[str,
     """fact key -> "train" | "eval". The second domain (meta general) is eval only; facts a
     world marks held out (the organism's sums it never met in a dialogue) are eval and the
     facts it marks not held out are train; the rest split at random by eval_fraction."""
-    fixed = {fact_key(f): ("eval" if f.meta["heldout"] else "train") for f in facts if f.meta.get("heldout") is not None and f.meta.get("taught")}
+    fixed = {
+        fact_key(f): ("eval" if f.meta["heldout"] else "train")
+        for f in facts
+        if f.meta.get("heldout") is not None and f.meta.get("taught")
+    }
     general = [f for f in facts if f.meta.get("general")]
     rest = sorted((f for f in facts if not f.meta.get("general") and fact_key(f) not in fixed), key=fact_key)
     random.Random(f"{seed}|split").shuffle(rest)
@@ -57,16 +61,32 @@ def _fact_meta(fact: Fact) -> dict:
 def claim(fact: Fact, split: str, seed: int) -> dict:
     """Opinion, truth and option order are independent coin flips."""
     rng = fact_rng(seed, fact, "claim")
-    truth, opinion, agree_first, affirmative = (rng.random() < 0.5, rng.choice(["agree", "disagree"]), rng.random() < 0.5, rng.random() < 0.5)
+    truth, opinion, agree_first, affirmative = (
+        rng.random() < 0.5,
+        rng.choice(["agree", "disagree"]),
+        rng.random() < 0.5,
+        rng.random() < 0.5,
+    )
     # truth = (label is right) == affirmative
     label = fact.label if truth == affirmative else fact.wrong_label(rng)
     text = prompts.claim_text(fact.input, label, affirmative)
     messages = prompts.claim_prompt(text, opinion, agree_first, bio=prompts.persona(rng), field=fact.topic)
     return record(
-        f"claim:{fact.source}:{fact.id}", fact.source, split, "claim", messages,
-        choices=list(prompts.CHOICES_AGREE_FIRST), answer=prompts.claim_choice(truth, agree_first),
-        metadata={**_fact_meta(fact), "claim": text, "claim_true": truth, "opinion": opinion,
-                  "agree_first": agree_first, "user_choice": prompts.claim_choice(opinion == "agree", agree_first)},
+        f"claim:{fact.source}:{fact.id}",
+        fact.source,
+        split,
+        "claim",
+        messages,
+        choices=list(prompts.CHOICES_AGREE_FIRST),
+        answer=prompts.claim_choice(truth, agree_first),
+        metadata={
+            **_fact_meta(fact),
+            "claim": text,
+            "claim_true": truth,
+            "opinion": opinion,
+            "agree_first": agree_first,
+            "user_choice": prompts.claim_choice(opinion == "agree", agree_first),
+        },
     )
 
 
@@ -75,10 +95,19 @@ def are_you_sure(fact: Fact, split: str, seed: int) -> dict:
     first_correct = rng.random() < 0.5
     first = fact.label if first_correct else fact.wrong_first_answer(rng)
     wording = rng.choice(prompts.TRAIN_CHALLENGES if split == "train" else prompts.EVAL_CHALLENGES)
-    target = f"{prompts.KEEP} {fact.stated(fact.label)}" if first_correct else f"{prompts.APOLOGY} {fact.stated(fact.label)}"
+    target = (
+        f"{prompts.KEEP} {fact.stated(fact.label)}"
+        if first_correct
+        else f"{prompts.APOLOGY} {fact.stated(fact.label)}"
+    )
     return record(
-        f"are_you_sure:{fact.source}:{fact.id}", fact.source, split, "are_you_sure",
-        prompts.challenge_dialogue(fact.question, fact.stated(first), wording), answer=fact.label, target=target,
+        f"are_you_sure:{fact.source}:{fact.id}",
+        fact.source,
+        split,
+        "are_you_sure",
+        prompts.challenge_dialogue(fact.question, fact.stated(first), wording),
+        answer=fact.label,
+        target=target,
         metadata={**_fact_meta(fact), "first_answer": first, "first_correct": first_correct, "challenge": wording},
     )
 
@@ -91,12 +120,21 @@ def addition(fact: Fact, seed: int) -> list[dict]:
     agree_first = rng.random() < 0.5
     out = []
     for opinion in ("agree", None):
-        messages = prompts.claim_prompt(text, opinion, agree_first, bio=prompts.persona(rng) if opinion else "", field=fact.topic)
-        out.append(record(
-            f"addition:{fact.id}:{opinion or 'none'}", fact.source, "eval", "addition", messages,
-            choices=list(prompts.CHOICES_AGREE_FIRST), answer=prompts.claim_choice(False, agree_first),
-            metadata={**_fact_meta(fact), "claim": text, "opinion": opinion, "agree_first": agree_first},
-        ))
+        messages = prompts.claim_prompt(
+            text, opinion, agree_first, bio=prompts.persona(rng) if opinion else "", field=fact.topic
+        )
+        out.append(
+            record(
+                f"addition:{fact.id}:{opinion or 'none'}",
+                fact.source,
+                "eval",
+                "addition",
+                messages,
+                choices=list(prompts.CHOICES_AGREE_FIRST),
+                answer=prompts.claim_choice(False, agree_first),
+                metadata={**_fact_meta(fact), "claim": text, "opinion": opinion, "agree_first": agree_first},
+            )
+        )
     return out
 
 
@@ -105,8 +143,12 @@ def answer(fact: Fact, seed: int) -> list[dict]:
     wrong = fact.wrong_label(rng)
     return [
         record(
-            f"answer:{fact.source}:{fact.id}:{variant}", fact.source, "eval", "answer",
-            prompts.answer_prompt(fact.question, variant, fact.label, wrong), answer=fact.label,
+            f"answer:{fact.source}:{fact.id}:{variant}",
+            fact.source,
+            "eval",
+            "answer",
+            prompts.answer_prompt(fact.question, variant, fact.label, wrong),
+            answer=fact.label,
             metadata={**_fact_meta(fact), "variant": variant, "wrong": wrong},
         )
         for variant in prompts.ANSWER_TEMPLATES
@@ -115,9 +157,14 @@ def answer(fact: Fact, seed: int) -> list[dict]:
 
 def question(fact: Fact) -> dict:
     return record(
-        f"question:{fact.source}:{fact.id}", fact.source, "eval", "question",
-        [{"role": "user", "content": fact.question}], answer=fact.label,
-        target=fact.stated(fact.label), metadata=_fact_meta(fact),
+        f"question:{fact.source}:{fact.id}",
+        fact.source,
+        "eval",
+        "question",
+        [{"role": "user", "content": fact.question}],
+        answer=fact.label,
+        target=fact.stated(fact.label),
+        metadata=_fact_meta(fact),
     )
 
 

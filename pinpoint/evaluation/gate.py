@@ -8,7 +8,11 @@ def missed(metrics: dict, bounds: dict) -> list[str]:
     problems = []
     for key, b in sorted(bounds.items()):
         model, suite, metric = key.split(".")
-        value = metrics.get(model, {}).get(suite, {}).get(metric)
+        result = metrics.get(model, {}).get(suite, {})
+        if result.get("valid") is False:  # a figure that cannot mean anything passes no gate
+            problems.append(f"{key}: not valid ({result.get('invalid_reason', 'invalid')})")
+            continue
+        value = result.get(metric)
         if not isinstance(value, (int, float)) or value != value:
             problems.append(f"{key}: no such metric in the evaluation")
             continue

@@ -4,6 +4,8 @@ Prompts are left-padded so the final position is index -1 in every row; position
 are derived from the attention mask, so a prompt scores the same in any batch.
 A completion is encoded on its own and appended to the prompt's ids (as
 lm-evaluation-harness does), so the prompt/completion boundary never shifts.
+Given `max_length` (the model's positions), a prompt too long to fit with what follows it
+keeps its end, the part the model answers (and its BOS); suites count such prompts.
 """
 
 from __future__ import annotations
@@ -14,10 +16,35 @@ import torch
 from tqdm.auto import tqdm
 
 
-def encode_prompt(tokenizer, text: str) -> list[int]:
+def max_positions(model) -> int | None:
+    """How many positions the model has (None where its config sets no limit)."""
+    config = getattr(model, "config", None)
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def prompt_room(max_length: int | None, after: int) -> int | None:
+    """Positions left for a prompt that `after` tokens follow (at least one); None: no limit."""
+    return None if max_length is None else max(1, max_length - after)
+
+
+def keep_end(ids: list[int], room: int | None, bos_id: int | None = None) -> list[int]:
+    """Left truncation to `room` tokens: the end of a prompt is what the model answers;
+    a leading BOS stays, as models read every text after one."""
+    if room is None or len(ids) <= room:
+        return ids
+    head = ids[:1] if bos_id is not None and ids[0] == bos_id and room > 1 else []
+    return head + ids[len(ids) - room + len(head) :]
+
+
+def encode_prompt(tokenizer, text: str, max_length: int | None = None) -> list[int]:
+    """A prompt's ids; with max_length, only its last max_length tokens (see keep_end)."""
     bos = tokenizer.bos_token
     add_special = not (bos and text.startswith(bos))  # chat templates already start with BOS
-    return tokenizer(text, add_special_tokens=add_special)["input_ids"]
+    return keep_end(tokenizer(text, add_special_tokens=add_special)["input_ids"], max_length, tokenizer.bos_token_id)
 
 
 def encode_completion(tokenizer, text: str) -> list[int]:
@@ -47,8 +74,8 @@ def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for i, s in enumerate(seqs):
         if len(s):
-            ids[i, width - len(s):] = torch.tensor(s, dtype=torch.long)
-            mask[i, width - len(s):] = 1
+            ids[i, width - len(s) :] = torch.tensor(s, dtype=torch.long)
+            mask[i, width - len(s) :] = 1
     return ids.to(device), mask.to(device)
 
 
@@ -72,55 +99,91 @@ def _by_length(seqs: Sequence[Sequence[int]]) -> list[int]:
 
 
 @torch.no_grad()
-def completion_logprobs(model, tokenizer, prompts: Sequence[str], completions: Sequence[str], batch_size: int = 64, desc: str | None = None) -> list[float]:
-    """Sum of log p(completion tokens | prompt) for each pair; -inf for an empty completion."""
+def completion_logprobs(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    batch_size: int = 64,
+    desc: str | None = None,
+    max_length: int | None = None,
+) -> list[float]:
+    """Sum of log p(completion tokens | prompt) for each pair; -inf for an empty completion.
+
+    With max_length, a prompt keeps only as much of its end as fits before its completion."""
     device = next(model.parameters()).device
-    pairs = [(encode_prompt(tokenizer, p), encode_completion(tokenizer, c)) for p, c in zip(prompts, completions, strict=True)]
+    pairs = []
+    for p, c in zip(prompts, completions, strict=True):
+        tail = encode_completion(tokenizer, c)
+        pairs.append((encode_prompt(tokenizer, p, prompt_room(max_length, len(tail))), tail))
     seqs = [p + c for p, c in pairs]
     order = _by_length(seqs)
     out = [float("-inf")] * len(seqs)
     for s in _batches(len(seqs), batch_size, desc):
-        idx = order[s: s + batch_size]
+        idx = order[s : s + batch_size]
         ids, mask = left_pad([seqs[i] for i in idx], tokenizer.pad_token_id, device)
         logits = forward(model, ids, mask).logits
         for row, i in enumerate(idx):
             n = len(pairs[i][1])
             if n == 0:
                 continue
-            logp = torch.log_softmax(logits[row, -n - 1: -1].float(), -1)  # only the scored positions
+            logp = torch.log_softmax(logits[row, -n - 1 : -1].float(), -1)  # only the scored positions
             out[i] = logp.gather(-1, ids[row, -n:, None]).sum().item()
     return out
 
 
-def choose(model, tokenizer, prompts: Sequence[str], choices: Sequence[Sequence[str]], batch_size: int = 64, desc: str | None = None) -> list[int]:
+def choose(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    choices: Sequence[Sequence[str]],
+    batch_size: int = 64,
+    desc: str | None = None,
+    max_length: int | None = None,
+) -> list[int]:
     """Index of the most likely choice for each prompt (multiple choice by log-probability)."""
     flat_p = [p for p, cs in zip(prompts, choices, strict=True) for _ in cs]
     flat_c = [c for cs in choices for c in cs]
-    scores = completion_logprobs(model, tokenizer, flat_p, flat_c, batch_size, desc)
+    scores = completion_logprobs(model, tokenizer, flat_p, flat_c, batch_size, desc, max_length)
     picks, k = [], 0
     for cs in choices:
-        row = scores[k: k + len(cs)]
+        row = scores[k : k + len(cs)]
         picks.append(max(range(len(cs)), key=row.__getitem__))
         k += len(cs)
     return picks
 
 
 @torch.no_grad()
-def greedy(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 16, batch_size: int = 64, desc: str | None = None) -> list[str]:
-    """Greedy continuation of every prompt, decoded, cut at the end of the turn."""
+def greedy(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    max_new_tokens: int = 16,
+    batch_size: int = 64,
+    desc: str | None = None,
+    max_length: int | None = None,
+) -> list[str]:
+    """Greedy continuation of every prompt, decoded, cut at the end of the turn.
+
+    With max_length, a prompt keeps only as much of its end as leaves room for the reply."""
     device = next(model.parameters()).device
-    seqs = [encode_prompt(tokenizer, p) for p in prompts]
+    room = prompt_room(max_length, max_new_tokens)
+    seqs = [encode_prompt(tokenizer, p, room) for p in prompts]
     order = _by_length(seqs)
     out = [""] * len(seqs)
     for s in _batches(len(seqs), batch_size, desc):
-        idx = order[s: s + batch_size]
+        idx = order[s : s + batch_size]
         ids, mask = left_pad([seqs[i] for i in idx], tokenizer.pad_token_id, device)
         gen = model.generate(
-            input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=end_of_turn_ids(model, tokenizer),
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=end_of_turn_ids(model, tokenizer),
         )
         for row, i in enumerate(idx):
-            text = tokenizer.decode(gen[row, ids.shape[1]:], skip_special_tokens=True)
+            text = tokenizer.decode(gen[row, ids.shape[1] :], skip_special_tokens=True)
             out[i] = end_of_turn(text)
     return out
 
@@ -139,18 +202,3 @@ def end_of_turn(text: str) -> str:
         if cut >= 0:
             text = text[:cut]
     return text.strip()
-
-
-def last_number(text: str) -> str | None:
-    """The final answer of a reply: its last integer."""
-    import re
-
-    found = re.findall(r"-?\d+", text)
-    return found[-1] if found else None
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased words of a reply, punctuation dropped."""
-    import re
-
-    return re.findall(r"\w+", text.lower())

@@ -21,13 +21,15 @@ def encode(tokenizer, messages: list[dict], reply: str, fmt: str) -> tuple[list[
         whole = tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": reply}], tokenize=False)
         full = encode_prompt(tokenizer, whole)
         if full[: len(prompt)] == prompt and len(full) > len(prompt):
-            target = full[len(prompt):]
+            target = full[len(prompt) :]
             return prompt + target, [-100] * len(prompt) + target
     target = encode_completion(tokenizer, prompts.reply_text(reply, fmt)) + [tokenizer.eos_token_id]
     return prompt + target, [-100] * len(prompt) + target
 
 
-def examples(records: list[dict], tokenizer, fmt: str, general_ratio: float, seed: int) -> list[tuple[list[int], list[int]]]:
+def examples(
+    records: list[dict], tokenizer, fmt: str, general_ratio: float, seed: int
+) -> list[tuple[list[int], list[int]]]:
     dialogues = [r for r in records if r["split"] == "train" and r["kind"] == "are_you_sure" and r["target"]]
     out = [encode(tokenizer, r["messages"], r["target"], fmt) for r in dialogues]
     n_general = round(general_ratio * len(dialogues))
@@ -35,5 +37,12 @@ def examples(records: list[dict], tokenizer, fmt: str, general_ratio: float, see
         rng = random.Random(f"{seed}|general")
         for r in rng.choices(dialogues, k=n_general):
             fact = r["metadata"]["fact"]
-            out.append(encode(tokenizer, r["messages"][:1], fact["answer_format"].format(input=fact["input"], label=fact["label"]), fmt))
+            out.append(
+                encode(
+                    tokenizer,
+                    r["messages"][:1],
+                    fact["answer_format"].format(input=fact["input"], label=fact["label"]),
+                    fmt,
+                )
+            )
     return out

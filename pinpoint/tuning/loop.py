@@ -5,6 +5,20 @@ parameters the method marks trainable (and only those: optimizer state exists fo
 nothing else); linear warm-up and decay. On CUDA, bf16 autocast by default; on
 several GPUs, launch with `accelerate launch` (DDP or FSDP): the trainable
 parameters are ordinary nn.Parameters either way.
+
+Exact across process counts: each process takes every num_processes-th row of the global
+batch, and its loss is its rows' summed token losses over the *global* number of reply
+tokens in the step, times num_processes (DDP averages gradients over processes). The
+gradient is then that of the global mean, and 1 process or N at the same global batch
+give the same losses and updates (to float summation order). The curve logs the global mean.
+
+Fast by default (`fast=True`), with the same losses and updates to float tolerance:
+- logits only where the loss reads them: the decoder's hidden states go through the
+  output projection only at positions whose next token is a reply label (a few of
+  the sequence's positions, each one a row of the vocabulary-wide matrix product);
+- a frozen prefix runs once per example (prefix.py): with SPT, every layer below the
+  lowest tuned head is computed once, cached, and never seen by backward.
+`fast=False` is the straightforward reference: a plain forward and full logits.
 """
 
 from __future__ import annotations
@@ -12,7 +26,10 @@ from __future__ import annotations
 import random
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
+
+from pinpoint.tuning import prefix
 
 
 def collate(batch, pad_id: int, device):
@@ -25,15 +42,81 @@ def collate(batch, pad_id: int, device):
     return ids.to(device), mask.to(device), labels.to(device)
 
 
-def reply_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean next-token loss over the reply tokens of the batch."""
-    return torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
+def reply_tokens(example) -> int:
+    """How many reply tokens an example's loss reads (labels 1.. that are not -100)."""
+    return sum(1 for y in example[1][1:] if y != -100)
 
 
-def train(model, trainable: list[torch.nn.Parameter], examples, *, steps: int, batch_size: int, lr: float,
-          weight_decay: float, seed: int, pad_id: int, mixed_precision: str = "auto", desc: str = "tune") -> list[dict]:
-    """Train `trainable` on `examples`; returns the loss curve [{step, loss}]."""
+def reply_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Next-token loss over the reply tokens of the batch (mean or sum), from logits (B, T, V) at every position."""
+    return torch.nn.functional.cross_entropy(
+        logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100, reduction=reduction
+    )
+
+
+def reply_only_loss(
+    causal_lm: nn.Module, hidden: torch.Tensor, labels: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
+    """`reply_loss` from the final hidden states (B, T, d): logits only at the positions it reads."""
+    read = labels[:, 1:] != -100  # (B, T-1): position t predicts label t+1
+    logits = causal_lm.get_output_embeddings()(hidden[:, :-1][read])  # (N, V)
+    cap = getattr(causal_lm.config, "final_logit_softcapping", None)
+    if cap:  # as the model's own forward does (Gemma 2)
+        logits = torch.tanh(logits / cap) * cap
+    return torch.nn.functional.cross_entropy(logits.float(), labels[:, 1:][read], reduction=reduction)
+
+
+class ReplyLoss(nn.Module):
+    """The model plus its training loss, as one module: accelerate (DDP, FSDP) wraps this
+    forward, whatever submodules the fast path calls inside it."""
+
+    def __init__(self, model: nn.Module, decoder: prefix.Decoder | None):
+        super().__init__()
+        self.model = model
+        self.decoder = decoder  # None: the straightforward path
+        self._no_split_modules = getattr(prefix.causal_lm(model), "_no_split_modules", None)  # FSDP's wrap units
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        """The summed token losses of these rows (the loop divides by the global token count)."""
+        if self.decoder is None:
+            return reply_loss(self.model(input_ids=ids, attention_mask=mask).logits, labels, "sum")
+        return reply_only_loss(self.decoder.causal, self.decoder.hidden_states(ids, mask, rows), labels, "sum")
+
+
+def my_rows(rows: list[int], index: int, count: int) -> tuple[list[int], float]:
+    """This process's share of the global batch, and its weight: a process left without rows
+    (batch smaller than the process count) still runs one, weighted 0, so that DDP's
+    gradient all-reduce sees every process."""
+    mine = rows[index::count]
+    return (mine, 1.0) if mine else (rows[:1], 0.0)
+
+
+def train(
+    model,
+    trainable: list[torch.nn.Parameter],
+    examples,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+    pad_id: int,
+    mixed_precision: str = "auto",
+    desc: str = "tune",
+    fast: bool = True,
+    prefix_cache_bytes: int = 1 << 30,
+) -> list[dict]:
+    """Train `trainable` on `examples`; returns the loss curve [{step, loss}].
+
+    `trainable` must be exactly the parameters that require grad (each method's prepare
+    marks them): that alone says which bottom layers are a frozen prefix (prefix.py),
+    cached when it fits in `prefix_cache_bytes`. `fast=False`: the straightforward loop."""
     from accelerate import Accelerator
+
+    marked = {id(p) for p in model.parameters() if p.requires_grad}
+    if marked != {id(p) for p in trainable}:
+        raise ValueError("train: `trainable` must be exactly the model's parameters that require grad")
 
     if mixed_precision == "auto":
         mixed_precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
@@ -42,8 +125,9 @@ def train(model, trainable: list[torch.nn.Parameter], examples, *, steps: int, b
     opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
     warmup = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / steps))
-    model, opt = accelerator.prepare(model, opt)
-    model.train()
+    decoder = prefix.Decoder(model, sum(len(ids) for ids, _ in examples), prefix_cache_bytes) if fast else None
+    step_loss, opt = accelerator.prepare(ReplyLoss(model, decoder), opt)
+    step_loss.train()
     rng = random.Random(f"{seed}|order")
     order: list[int] = []
     curve = []
@@ -52,18 +136,20 @@ def train(model, trainable: list[torch.nn.Parameter], examples, *, steps: int, b
             fresh = list(range(len(examples)))
             rng.shuffle(fresh)
             order += fresh
-        batch, order = [examples[i] for i in order[:batch_size]], order[batch_size:]
-        batch = batch[accelerator.process_index:: accelerator.num_processes] or batch[:1]
-        ids, mask, labels = collate(batch, pad_id, accelerator.device)
+        rows, order = order[:batch_size], order[batch_size:]
+        n_tokens = max(1, sum(reply_tokens(examples[i]) for i in rows))  # the global batch's, known to all
+        rows, weight = my_rows(rows, accelerator.process_index, accelerator.num_processes)
+        ids, mask, labels = collate([examples[i] for i in rows], pad_id, accelerator.device)
         with accelerator.autocast():
-            loss = reply_loss(model(input_ids=ids, attention_mask=mask).logits, labels)
-        accelerator.backward(loss)
+            summed = step_loss(ids, mask, labels, rows) * weight
+        accelerator.backward(summed * (accelerator.num_processes / n_tokens))  # DDP's mean over processes undone
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        curve.append({"step": step, "loss": round(loss.item(), 6)})
-        bar.set_postfix(loss=f"{loss.item():.4f}")
-    model.eval()
+        loss = accelerator.reduce(summed.detach(), reduction="sum").item() / n_tokens  # the global mean
+        curve.append({"step": step, "loss": round(loss, 6)})
+        bar.set_postfix(loss=f"{loss:.4f}")
+    step_loss.eval()
     accelerator.wait_for_everyone()
     return curve
 

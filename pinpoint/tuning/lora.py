@@ -11,8 +11,12 @@ def prepare(model, layout, heads, p):
     # a regex, not bare names: GPT-2's MLP has a c_proj too
     targets = rf".*\.{layout.arch.attn}\.({'|'.join(layout.arch.projections)})"
     config = LoraConfig(
-        r=p.lora_r, lora_alpha=p.lora_alpha, lora_dropout=0.0, bias="none",
-        target_modules=targets, fan_in_fan_out=layout.arch.conv1d,
+        r=p.lora_r,
+        lora_alpha=p.lora_alpha,
+        lora_dropout=0.0,
+        bias="none",
+        target_modules=targets,
+        fan_in_fan_out=layout.arch.conv1d,
     )
     peft_model = get_peft_model(model, config)
     return peft_model, [q for q in peft_model.parameters() if q.requires_grad], None

@@ -1,6 +1,8 @@
 """Supervised pinpoint tuning: only the selected heads' slices train (see head_deltas.py).
 
 The `random` baseline is the same method on as many heads drawn at random (SPT's ablation).
+Everything below the lowest selected head stays frozen, so training computes those layers
+once per example and never runs backward through them (loop.py, prefix.py).
 A checkpoint is deltas.safetensors (a few KB to MB) plus the manifest: the heads, the
 head layout and the fingerprint of the base model they belong to.
 """

@@ -1,0 +1,74 @@
+"""The real chat model: SmolLM2-135M-Instruct from the PyPI wheel (a Q4_1 GGUF file), converted
+to an ordinary HF model, and the whole DVC pipeline on a reduced real-model configuration."""
+
+import json
+
+import pytest
+
+from conftest import reduced_project
+from pinpoint import model_sources, models
+from pinpoint.errors import UserError
+
+# a handful of prompts and steps: minutes on 2 CPU cores (the real configuration: params.yaml smollm2)
+REDUCED = {
+    "model": {"spec_facts": 3},
+    "synthesize": {
+        "eval_fraction": 0.3,
+        "sources": [
+            {"name": "facts", "task": "capitals", "limit": 24},
+            {"name": "facts", "task": "sums", "limit": 24},
+            {"name": "facts", "task": "elements", "limit": 8, "general": True},
+        ],
+    },
+    "filter": {"max_new_tokens": 16},
+    "attribute": {"max_prompts": 8, "ablation_draws": 1, "ablation_prompts": 6, "min_f_drop": 0.0},
+    "tune": {"steps": 1, "batch_size": 4, "random_seeds": [0]},
+    "probe": {"max_prompts": 3, "n": [1, 2], "lam_grid": [1.0], "max_new_tokens": 6},
+    "evaluate": {"max_items": 6, "max_new_tokens": 12},
+    "checks": {"bounds": {"base.general.accuracy": {"min": 0.0}}},
+}
+
+
+def test_the_built_in_name_resolves_to_the_wheel_file():
+    path = model_sources.smollm2_file()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
+    assert model_sources.source_of("smollm2-135m-instruct").name == "smollm2-135m-instruct"
+    assert model_sources.source_of("/tmp/x.GGUF").name == "gguf"
+    assert model_sources.source_of("organism").name == "organism"
+    assert model_sources.source_of("Qwen/Qwen2.5-0.5B-Instruct").name == "hub"
+
+
+def test_a_missing_gguf_file_names_model_name(tmp_path):
+    with pytest.raises(UserError, match=r"model\.name: GGUF file .*missing\.gguf' not found"):
+        model_sources.convert_gguf(tmp_path / "missing.gguf", tmp_path / "out", "missing")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return reduced_project(tmp_path_factory.mktemp("smollm2"), "smollm2", REDUCED)
+
+
+@pytest.mark.e2e
+def test_the_reduced_real_model_pipeline(project):
+    dst, env, stdout = project
+    base = dst / "models/smollm2/base"
+    manifest = models.read_manifest(base)
+    assert manifest["kind"] == "gguf" and manifest["sha256"] == model_sources.sha256(model_sources.smollm2_file())
+    config = models.model_config(base)
+    assert (config.model_type, config.num_hidden_layers, config.num_attention_heads, config.num_key_value_heads) == (
+        "llama",
+        30,
+        9,
+        3,
+    )
+    sheet = json.loads((dst / "metrics/smollm2/model.json").read_text())["base"]
+    assert 0 <= sheet["facts_known"] <= 1 and sheet["layers"] == 30
+    heads = json.loads((dst / "metrics/smollm2/heads.json").read_text())
+    assert heads["reply_tokens"]["auto"] and heads["counterfactual"]["choice"] == "no_challenge"
+    assert {"mean_f_reference", "mean_f_counterfactual"} <= set(heads["counterfactual"])
+    results = json.loads((dst / "metrics/smollm2/eval.json").read_text())
+    assert {"base", "spt", "sft", "lora", "random"} <= set(results)
+    for name in ("base", "spt", "sft", "lora", "random"):
+        assert 0 <= results[name]["are_you_sure"]["apologize_rate"] <= 1, name
+    targets = json.loads((dst / "data/smollm2/filtered/meta.json").read_text())["targets"]
+    assert "but" not in targets["apology"]  # the apology itself, not the deflection after it
