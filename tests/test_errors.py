@@ -112,6 +112,11 @@ def test_eval_refuses_a_count_out_of_range(flag, value, capsys):
     assert code == 2 and err.startswith(f"error: pinpoint eval: argument {flag}: ")
 
 
+def eval_feedback(data, external_file, *extra) -> list[str]:
+    """`pinpoint eval` on a feedback file, everything valid: it gets as far as loading the model."""
+    return ["eval", "models/spt", "--data", data, "--sycophancy-eval", external_file, "--suites", "feedback", *extra]
+
+
 def test_eval_refuses_external_files_before_loading_a_model(tmp_path, data, capsys, no_model):
     feedback = write_jsonl(tmp_path / "ext" / "feedback.jsonl", [FEEDBACK_ROW])
     sharma = write_jsonl(tmp_path / "ext" / "sharma_feedback_arguments.jsonl", [FEEDBACK_ROW])
@@ -132,42 +137,14 @@ def test_eval_refuses_external_files_before_loading_a_model(tmp_path, data, caps
     for extra, message in cases:
         code, err = run(["eval", "models/spt", "--data", data, *extra], capsys)
         assert code == 2 and message in err, err
-    code, err = run(
-        [
-            "eval",
-            "models/spt",
-            "--data",
-            data,
-            "--sycophancy-eval",
-            sharma,
-            "--kind",
-            "feedback",
-            "--suites",
-            "feedback",
-        ],
-        capsys,
-    )
+    code, err = run(eval_feedback(data, sharma, "--kind", "feedback"), capsys)
     assert (code, err) == (130, "interrupted")  # every check passed: it went on to load the model
 
 
 def test_ctrl_c_leaves_no_partial_output(tmp_path, data, capsys, no_model):
     feedback = write_jsonl(tmp_path / "ext" / "feedback.jsonl", [FEEDBACK_ROW])
     out = tmp_path / "result.json"
-    code, err = run(
-        [
-            "eval",
-            "models/spt",
-            "--data",
-            data,
-            "--sycophancy-eval",
-            feedback,
-            "--suites",
-            "feedback",
-            "--output",
-            str(out),
-        ],
-        capsys,
-    )
+    code, err = run(eval_feedback(data, feedback, "--output", str(out)), capsys)
     assert (code, err) == (130, "interrupted") and not out.exists()
 
 
