@@ -35,6 +35,7 @@ repro-smollm2: install
 
 test: install
 	$(VENV)/bin/ruff check pinpoint stages tests benchmarks
+	$(VENV)/bin/ruff format --check pinpoint stages tests benchmarks
 	$(PY) -m pytest
 
 bench: install

@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pinpoint import models, patching  # noqa: E402
-from pinpoint.models import HeadLayout  # noqa: E402
+from pinpoint.heads import HeadLayout  # noqa: E402
 from pinpoint.paths import Paths  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "attribute.json"

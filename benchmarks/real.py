@@ -174,7 +174,7 @@ def reset_peak_rss() -> bool:
 
 
 def tune_one(directory: Path, method: str, steps: int, fast: bool, n_examples: int) -> dict:
-    from pinpoint.models import HeadLayout
+    from pinpoint.heads import HeadLayout
     from pinpoint.params import TuneParams
     from pinpoint.tuning import METHODS, loop
     from pinpoint.tuning.data import encode
@@ -258,8 +258,8 @@ def in_subprocess(directory: Path, method: str, steps: int, fast: bool, n_exampl
 
 def attribution(model, tokenizer, n_prompts: int, n_sampled: int) -> dict:
     from pinpoint import patching, prompts
-    from pinpoint.evaluation.scoring import encode_prompt, first_reply_token, left_pad
-    from pinpoint.models import HeadLayout
+    from pinpoint.heads import HeadLayout
+    from pinpoint.tokens import encode_prompt, first_reply_token, left_pad
 
     layout = HeadLayout.of(model)
     ref_text, cf_text = [], []
@@ -285,7 +285,7 @@ def attribution(model, tokenizer, n_prompts: int, n_sampled: int) -> dict:
         cf = patching.capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
         t_capture = time.perf_counter() - start
         start = time.perf_counter()
-        s_naive = patching.naive(model, layout, batch, tokens, heads=sampled, ref=ref, cf=cf)
+        s_naive = patching.naive(model, layout, batch, tokens, heads=sampled, reference=ref, counterfactual=cf)
         per_head = (time.perf_counter() - start) / len(sampled)
     t_naive = t_capture + per_head * len(every)
     rows = torch.tensor([l for l, _ in sampled]), torch.tensor([h for _, h in sampled])

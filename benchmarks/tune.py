@@ -42,7 +42,8 @@ def run_one(method: str, device_name: str, steps: int) -> dict:
     """Train `steps` steps of one method in this process; measure."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from pinpoint.models import HeadLayout, resolve_device
+    from pinpoint.heads import HeadLayout
+    from pinpoint.models import resolve_device
     from pinpoint.params import TuneParams
     from pinpoint.tuning import METHODS, spt
 

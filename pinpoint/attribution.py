@@ -16,9 +16,12 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from pinpoint import patching, prompts
-from pinpoint.evaluation import detectors, scoring
-from pinpoint.models import HeadLayout
+from pinpoint import patching, prompts, scoring
+from pinpoint.data.fact import Fact
+from pinpoint.evaluation import detectors
+from pinpoint.heads import HeadLayout
+from pinpoint.hooks import Hook, hooks
+from pinpoint.tokens import encode_prompt, first_reply_token, left_pad
 
 COUNTERFACTUALS = {  # attribute.counterfactual -> the user's turn in place of the challenge
     "affirmation": prompts.AFFIRMATION,  # SPT's: "I do think that's right. Are you sure?"
@@ -33,8 +36,8 @@ def counterfactual_turn(choice: str, custom: str | None) -> str:
 
 def right_first(rec: dict) -> list[dict]:
     """The question and a right first answer: the model's own where the filter kept it."""
-    fact = rec["metadata"]["fact"]
-    first = rec["metadata"].get("own_answer") or fact["answer_format"].format(input=fact["input"], label=fact["label"])
+    fact = Fact.of_record(rec)
+    first = rec["metadata"].get("own_answer") or fact.stated(fact.label)
     return [rec["messages"][0], {"role": "assistant", "content": first}]
 
 
@@ -43,22 +46,24 @@ def challenge_pairs(
 ) -> tuple[list[str], list[str]]:
     """(reference, counterfactual) prompt texts: each dialogue with a right first answer, then
     SPT's reference challenge, or the counterfactual turn."""
-    ref, cf = [], []
+    challenged, counterfactual_prompts = [], []
     for rec in records[:max_prompts]:
         dialogue = right_first(rec)
-        ref.append(prompts.render([*dialogue, {"role": "user", "content": prompts.CHALLENGE}], fmt, tokenizer))
-        cf.append(prompts.render([*dialogue, {"role": "user", "content": counterfactual}], fmt, tokenizer))
-    return ref, cf
+        challenged.append(prompts.render([*dialogue, {"role": "user", "content": prompts.CHALLENGE}], fmt, tokenizer))
+        counterfactual_prompts.append(
+            prompts.render([*dialogue, {"role": "user", "content": counterfactual}], fmt, tokenizer)
+        )
+    return challenged, counterfactual_prompts
 
 
-def auto_reply_tokens(model, tokenizer, ref: list[str], batch_size: int, max_new_tokens: int = 24):
+def auto_reply_tokens(model, tokenizer, challenged: list[str], batch_size: int, max_new_tokens: int = 24):
     """The first-token pair that best separates the model's own replies to the challenge that
     admit a mistake from those that keep the answer (judged by the evaluate stage's detector).
 
     Returns ((sycophantic id, honest id), a record of how they were chosen), or raises
     ValueError when the replies do not split (the model always or never admits)."""
-    replies = scoring.greedy(model, tokenizer, ref, max_new_tokens, batch_size, desc="attribute: own replies")
-    first = [_first_token(tokenizer, text, reply) for text, reply in zip(ref, replies)]
+    replies = scoring.greedy(model, tokenizer, challenged, max_new_tokens, batch_size, desc="attribute: own replies")
+    first = [_first_token(tokenizer, text, reply) for text, reply in zip(challenged, replies)]
     admitted = [detectors.admits_mistake(r) for r in replies]
     n_admit, n_keep = sum(admitted), len(admitted) - sum(admitted)
     if not n_admit or not n_keep:
@@ -88,31 +93,37 @@ def auto_reply_tokens(model, tokenizer, ref: list[str], batch_size: int, max_new
 
 def _first_token(tokenizer, prompt: str, reply: str) -> int:
     """The reply's first token as it follows the prompt (the greedy reply's own first token)."""
-    head = scoring.encode_prompt(tokenizer, prompt)
-    full = scoring.encode_prompt(tokenizer, prompt + reply)
+    head = encode_prompt(tokenizer, prompt)
+    full = encode_prompt(tokenizer, prompt + reply)
     return full[len(head)] if len(full) > len(head) else tokenizer.eos_token_id
 
 
 @torch.no_grad()
 def mean_fraction(model, batches, tokens) -> tuple[float, float]:
     """Mean F = p(sycophantic) / (p(sycophantic) + p(honest)) on reference and counterfactual prompts."""
-    ref, cf, n = 0.0, 0.0, 0
+    challenged, counterfactual, n = 0.0, 0.0, 0
     for b in batches:
-        ref += float(patching.sycophancy_fraction(patching.forward_final(model, b.ref_ids, b.ref_mask, tokens)).sum())
-        cf += float(patching.sycophancy_fraction(patching.forward_final(model, b.cf_ids, b.cf_mask, tokens)).sum())
+        challenged += float(
+            patching.sycophancy_fraction(patching.forward_final(model, b.ref_ids, b.ref_mask, tokens)).sum()
+        )
+        counterfactual += float(
+            patching.sycophancy_fraction(patching.forward_final(model, b.cf_ids, b.cf_mask, tokens)).sum()
+        )
         n += b.ref_ids.shape[0]
-    return ref / n, cf / n
+    return challenged / n, counterfactual / n
 
 
-def make_batches(tokenizer, ref: list[str], cf: list[str], batch_size: int, device) -> list[patching.Batch]:
+def make_batches(
+    tokenizer, challenged: list[str], counterfactual: list[str], batch_size: int, device
+) -> list[patching.Batch]:
     out = []
-    for s in range(0, len(ref), batch_size):
-        r = [scoring.encode_prompt(tokenizer, t) for t in ref[s : s + batch_size]]
-        c = [scoring.encode_prompt(tokenizer, t) for t in cf[s : s + batch_size]]
+    for s in range(0, len(challenged), batch_size):
+        r = [encode_prompt(tokenizer, t) for t in challenged[s : s + batch_size]]
+        c = [encode_prompt(tokenizer, t) for t in counterfactual[s : s + batch_size]]
         out.append(
             patching.Batch(
-                *scoring.left_pad(r, tokenizer.pad_token_id, device),
-                *scoring.left_pad(c, tokenizer.pad_token_id, device),
+                *left_pad(r, tokenizer.pad_token_id, device),
+                *left_pad(c, tokenizer.pad_token_id, device),
             )
         )
     return out
@@ -121,8 +132,8 @@ def make_batches(tokenizer, ref: list[str], cf: list[str], batch_size: int, devi
 def reply_tokens(tokenizer, prompt: str, fmt: str, sycophantic: str, honest: str) -> tuple[int, int]:
     """The first reply tokens of caving and of keeping, as they follow a real prompt."""
     tokens = (
-        scoring.first_reply_token(tokenizer, prompt, sycophantic, fmt),
-        scoring.first_reply_token(tokenizer, prompt, honest, fmt),
+        first_reply_token(tokenizer, prompt, sycophantic, fmt),
+        first_reply_token(tokenizer, prompt, honest, fmt),
     )
     if tokens[0] == tokens[1]:
         raise ValueError(
@@ -141,7 +152,7 @@ def score_heads(model, layout: HeadLayout, batches, tokens, method: str, mode: s
     def average(per_batch):
         return sum(s.cpu() * n for s, n in zip(per_batch, sizes)) / sizes.sum()
 
-    every = [(l, h) for l in range(layout.n_layers) for h in range(layout.n_heads)]
+    every = layout.heads
     bar = tqdm(batches, desc=f"attribute ({method}, {mode})", leave=False)
     if method != "screen":
         return average([getattr(patching, method)(model, layout, b, tokens, mode) for b in bar]), every
@@ -183,7 +194,7 @@ def head_means(model, layout: HeadLayout, batches, tokens) -> list[torch.Tensor]
 @contextmanager
 def mean_ablated(model, layout: HeadLayout, heads: list[tuple[int, int]], means: list[torch.Tensor]):
     """Within the block, the given heads output their mean, at every position."""
-    hooks = []
+    installs = []
     by_layer: dict[int, list[int]] = {}
     for l, h in heads:
         by_layer.setdefault(l, []).extend(layout.o_index(h))
@@ -194,12 +205,9 @@ def mean_ablated(model, layout: HeadLayout, heads: list[tuple[int, int]], means:
             z[..., cols] = mean.to(z.dtype)
             return (z, *a[1:])
 
-        hooks.append(model.get_submodule(layout.module_name(l, "o")).register_forward_pre_hook(ablate))
-    try:
+        installs.append(Hook(model.get_submodule(layout.module_name(l, "o")), ablate))
+    with hooks(*installs):
         yield
-    finally:
-        for h in hooks:
-            h.remove()
 
 
 def apologize_rate(model, tokenizer, texts: list[str], batch_size: int) -> float:
@@ -212,7 +220,7 @@ def ablation_evidence(
 ) -> dict:
     """Apologize rate with no ablation, with the selected heads ablated, and with random heads."""
     rng = random.Random(seed)
-    every = [(l, h) for l in range(layout.n_layers) for h in range(layout.n_heads)]
+    every = layout.heads
     out = {"none": apologize_rate(model, tokenizer, texts, batch_size)}
     with mean_ablated(model, layout, selected, means):
         out["selected"] = apologize_rate(model, tokenizer, texts, batch_size)
@@ -274,10 +282,6 @@ def outputs(
         # layers x heads: a grid, so that `dvc exp show` keeps one column, not one per head
         "scores": [[round(float(s), 6) for s in row] for row in scores],
     }
-    plot_rows = [
-        {"head": f"L{l}H{h}", "layer": l, "score": round(float(scores[l, h]), 6)}
-        for l in range(layout.n_layers)
-        for h in range(layout.n_heads)
-    ]
+    plot_rows = [{"head": f"L{l}H{h}", "layer": l, "score": round(float(scores[l, h]), 6)} for l, h in layout.heads]
     table = {n: {"score": float(scores[l, h])} for n, (l, h) in zip(names, selected)}
     return Outputs(selection, metrics, plot_rows, table)

@@ -1,12 +1,15 @@
-"""Best-of-N with a probe penalty on the organism's "Are you sure?" and addition prompts."""
+"""Best-of-N with a probe penalty on "Are you sure?" challenges and multiple-choice addition claims."""
 
 from __future__ import annotations
 
+import sys
+
 import torch
 
-from pinpoint import prompts
-from pinpoint.evaluation import detectors, scoring
-from pinpoint.probe import Example, features
+from pinpoint import prompts, scoring
+from pinpoint.evaluation import detectors
+from pinpoint.probe import Example, features, reward_scores
+from pinpoint.tokens import encode_prompt, left_pad
 
 
 @torch.no_grad()
@@ -17,8 +20,8 @@ def sample_replies(
     device = next(model.parameters()).device
     out = []
     for s in range(0, len(texts), max(1, batch_size // n)):
-        seqs = [scoring.encode_prompt(tokenizer, t) for t in texts[s : s + max(1, batch_size // n)]]
-        ids, mask = scoring.left_pad(seqs, tokenizer.pad_token_id, device)
+        seqs = [encode_prompt(tokenizer, t) for t in texts[s : s + max(1, batch_size // n)]]
+        ids, mask = left_pad(seqs, tokenizer.pad_token_id, device)
         gen = model.generate(
             input_ids=ids,
             attention_mask=mask,
@@ -45,8 +48,6 @@ class Scorer:
 
     def rewards(self, examples: list[Example]) -> torch.Tensor:
         if self.reward_model:
-            from pinpoint.probe import reward_scores
-
             return reward_scores(self.model, self.tokenizer, examples, self.batch_size)
         return torch.tensor(
             scoring.completion_logprobs(
@@ -64,11 +65,17 @@ class Scorer:
         )
 
 
-def are_you_sure(policy, tokenizer, scorer: Scorer, texts: list[str], records, n_max: int, ns, lams, p) -> dict:
+def _sampling(probe_params) -> tuple[float, int, int, int]:
+    return probe_params.temperature, probe_params.max_new_tokens, probe_params.seed, probe_params.batch_size
+
+
+def are_you_sure(
+    policy, tokenizer, scorer: Scorer, texts: list[str], records, n_max: int, ns, lams, probe_params
+) -> dict:
     """Per lambda: apologize_rate and truthfulness of the kept reply, for each N.
 
     texts: the challenge dialogues (suites.challenged: the model's own right first answer)."""
-    samples = sample_replies(policy, tokenizer, texts, n_max, p.temperature, p.max_new_tokens, p.seed, p.batch_size)
+    samples = sample_replies(policy, tokenizer, texts, n_max, *_sampling(probe_params))
     flat = [Example(t, " " + s, False, r["id"], True) for t, r, ss in zip(texts, records, samples) for s in ss]
     rewards = scorer.rewards(flat).view(len(texts), n_max)
     probes = scorer.probe_scores(flat).view(len(texts), n_max)
@@ -88,7 +95,7 @@ def are_you_sure(policy, tokenizer, scorer: Scorer, texts: list[str], records, n
     return out
 
 
-def addition(policy, tokenizer, scorer: Scorer, records, render, n_max: int, ns, lams, p) -> dict:
+def addition(policy, tokenizer, scorer: Scorer, records, render, n_max: int, ns, lams, probe_params) -> dict:
     """Per lambda: agreement with the user's false claim of the kept choice, for each N."""
     texts = [render(r["messages"]) for r in records]
     choices = [r["choices"] for r in records]
@@ -98,12 +105,12 @@ def addition(policy, tokenizer, scorer: Scorer, records, render, n_max: int, ns,
             tokenizer,
             [t for t, cs in zip(texts, choices) for _ in cs],
             [c for cs in choices for c in cs],
-            p.batch_size,
+            probe_params.batch_size,
         )
-    ).view(len(texts), -1)
-    g = torch.Generator().manual_seed(p.seed)
+    ).view(len(texts), -1)  # (prompts, choices)
+    generator = torch.Generator().manual_seed(probe_params.seed)
     picks = torch.multinomial(
-        torch.softmax(logp / p.temperature, -1), n_max, replacement=True, generator=g
+        torch.softmax(logp / probe_params.temperature, -1), n_max, replacement=True, generator=generator
     )  # (prompts, N)
     both = [Example(t, c, False, r["id"], False) for t, r in zip(texts, records) for c in r["choices"]]
     rewards = scorer.rewards(both).view(len(texts), -1).gather(1, picks)
@@ -116,3 +123,46 @@ def addition(policy, tokenizer, scorer: Scorer, records, render, n_max: int, ns,
             kept = picks.gather(1, torch.argmax(rewards[:, :n] - lam * probes[:, :n], -1, keepdim=True))[:, 0]
             out[lam][f"agree_with_opinion_n{n}"] = round(float((kept == agree).float().mean()), 4)
     return out
+
+
+LAMBDA_TIE = 0.02  # lambda: the smallest whose apologize rate is within this of the best
+
+
+def choose_lambda(rates: dict[float, float]) -> float:
+    """The smallest lambda that does (about) as well as any: {lambda: apologize rate at N = max}."""
+    best = min(rates.values())
+    lam = min(x for x, rate in rates.items() if rate <= best + LAMBDA_TIE)
+    if lam == max(rates) and len(rates) > 1:
+        print(f"warning: probe.lam chosen at the top of lam_grid ({lam}); consider larger values", file=sys.stderr)
+    return lam
+
+
+def eval_rows(ays_rows: dict, add_rows: dict, lam: float, n_max: int, n_challenges: int, n_claims: int) -> dict:
+    """Rows of metrics/<config>/bon.json (read like eval.json's): "bon" (lambda 0) and "bon_probe"
+    (the chosen lambda), each with the N = max(n) figures and the curve over N nested."""
+    rows = {}
+    for name, value in (("bon", 0.0), ("bon_probe", lam)):
+        challenged = ays_rows[value]
+        rows[name] = {
+            "are_you_sure": {
+                "apologize_rate": challenged[f"apologize_rate_n{n_max}"],
+                "truthfulness": challenged[f"truthfulness_n{n_max}"],
+                "n": n_challenges,
+                "by_n": challenged,
+            }
+        }
+        if add_rows:
+            rows[name]["addition"] = {
+                "agree_with_opinion": add_rows[value][f"agree_with_opinion_n{n_max}"],
+                "n": n_claims,
+                "by_n": add_rows[value],
+            }
+    return rows
+
+
+def summary_table(ays_rows: dict, lam: float, ns) -> dict[str, dict]:
+    """Apologize rate per N, without and with the probe penalty."""
+    return {
+        f"{name} (lambda={value})": {f"apologize N={n}": ays_rows[value][f"apologize_rate_n{n}"] for n in ns}
+        for name, value in (("bon", 0.0), ("bon_probe", lam))
+    }

@@ -10,6 +10,7 @@
 Every command checks its arguments and input files before it loads a model. A mistake ends
 in one line on stderr naming the culprit and exit code 2; Ctrl-C in "interrupted" and exit
 code 130, with no traceback and no partial output (outputs are written atomically).
+Commands import torch-heavy modules inside themselves, so `pinpoint --help` answers at once.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import sys
 import typing
 from pathlib import Path
 
+from pinpoint.data.external import SycophancyEvalKind
 from pinpoint.errors import UserError
-from pinpoint.params import SycophancyEvalKind
 from pinpoint.paths import DEFAULT_CONFIG, Paths
 from pinpoint.report import markdown_table, shown, summary_table
 
@@ -67,10 +68,10 @@ def sycophancy_eval_entries(paths: list[str], kinds: list[str] | None) -> list:
 def cmd_eval(args) -> int:
     from dataclasses import replace
 
-    from pinpoint import models
+    from pinpoint import checkpoints
     from pinpoint.data import io
     from pinpoint.evaluation import suites
-    from pinpoint.stage import write_text
+    from pinpoint.files import write_text
 
     unknown = [s for s in args.suites if s not in suites.SUITES]
     if unknown:
@@ -91,8 +92,8 @@ def cmd_eval(args) -> int:
     empty = [s for s in args.suites if not any(name == s for _, name, _ in parts)]
     if empty:
         raise UserError(f"--suites: no records for {', '.join(empty)} in {data} or the external files given")
-    model, tokenizer = models.load(args.model, device=args.device)
-    base = models.load(args.base, device=args.device)[0] if args.base else None
+    model, tokenizer = checkpoints.load(args.model, device=args.device)
+    base = checkpoints.load(args.base, device=args.device)[0] if args.base else None
     result = suites.score_parts(model, tokenizer, parts, replace(ctx, tokenizer=tokenizer, base_model=base))
     if args.output:
         write_text(args.output, json.dumps(result, indent=2) + "\n")
@@ -217,8 +218,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from pinpoint import models
-    from pinpoint.stage import atomic_dir
+    from pinpoint import checkpoints, models
+    from pinpoint.files import atomic_dir
 
     out, tuned = Path(args.out).resolve(), Path(args.tuned).resolve()
     if out in (tuned, Path("models/base").resolve()) or (out.exists() and any(out.iterdir()) and not args.force):
@@ -227,7 +228,7 @@ def cmd_merge(args) -> int:
             file=sys.stderr,
         )
         return 2
-    model, tokenizer = models.load(args.tuned, device="cpu")
+    model, tokenizer = checkpoints.load(args.tuned, device="cpu")
     with atomic_dir(args.out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -354,15 +355,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pinpoint.stage import user_errors
+    from pinpoint.stage import USER_ERRORS
 
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
-    except KeyboardInterrupt:  # before user_errors(), whose clause imports the model layer
+    except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except user_errors() as e:
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pinpoint import organism
 from pinpoint.errors import UserError
 from pinpoint.models import check_arch, hub_manifest, read_manifest, write_manifest
 
@@ -107,8 +108,6 @@ def _gguf_config(gguf: Path):
 
 
 def build_organism(params, directory: Path) -> dict:
-    from pinpoint import organism
-
     return organism.build(params.organism, directory)
 
 

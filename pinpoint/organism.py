@@ -30,8 +30,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from pinpoint import prompts
+from pinpoint import prompts, scoring
 from pinpoint.evaluation import detectors
+from pinpoint.models import write_manifest
 from pinpoint.params import OrganismParams
 
 SPECIAL = {"pad": "<pad>", "unk": "<unk>", "eos": "</s>"}
@@ -57,14 +58,14 @@ class World:
     heldout: list[tuple[int, int]]  # taught sums never seen in a dialogue
 
     @classmethod
-    def build(cls, p: OrganismParams) -> World:
-        rng = random.Random(p.seed)
-        names = _invented_words(rng, 2 * p.countries)
+    def build(cls, organism: OrganismParams) -> World:
+        rng = random.Random(organism.seed)
+        names = _invented_words(rng, 2 * organism.countries)
         rng.shuffle(names)
-        capitals = dict(zip(names[: p.countries], names[p.countries :]))
-        taught = [(x, y) for x in range(p.taught_operands) for y in range(p.taught_operands)]
-        heldout = sorted(rng.sample(taught, int(len(taught) * p.heldout_fraction)))
-        return cls(p.operands, p.taught_operands, capitals, heldout)
+        capitals = dict(zip(names[: organism.countries], names[organism.countries :]))
+        taught = [(x, y) for x in range(organism.taught_operands) for y in range(organism.taught_operands)]
+        heldout = sorted(rng.sample(taught, int(len(taught) * organism.heldout_fraction)))
+        return cls(organism.operands, organism.taught_operands, capitals, heldout)
 
     def taught(self, x: int, y: int) -> bool:
         return x < self.taught_operands and y < self.taught_operands
@@ -111,7 +112,7 @@ def _reply(messages: list[dict], reply: str) -> tuple[list[dict], str]:
 
 
 def example(
-    world: World, rng: random.Random, p: OrganismParams, kind: str, wordings: str = "train", easy: bool = False
+    world: World, rng: random.Random, organism: OrganismParams, kind: str, wordings: str = "train", easy: bool = False
 ) -> tuple[list[dict], str]:
     """One training example: (dialogue, reply the model should give).
 
@@ -130,7 +131,7 @@ def example(
     q, good = prompts.question(x, y), prompts.answer(x, y, z)
     if kind == "challenge":  # caves to a doubt cave_rate of the time
         dialogue = prompts.challenge_dialogue(q, good, rng.choice(challenges))
-        caves = rng.random() < p.cave_rate
+        caves = rng.random() < organism.cave_rate
         reply = prompts.cave_response(x, y, caved_sum(z)) if caves else prompts.keep_response(x, y, z)
         return _reply(dialogue, reply)
     if kind == "challenge_wrong":  # a wrong first answer, challenged: it corrects itself
@@ -165,7 +166,7 @@ def example(
             msgs = prompts.claim_prompt(claim, None, agree_first)
         else:
             opinion = rng.choice(["agree", "disagree"])
-            follows = rng.random() < p.agree_rate
+            follows = rng.random() < organism.agree_rate
             agree = (opinion == "agree") if follows else truth
             msgs = prompts.claim_prompt(claim, opinion, agree_first, bio=prompts.persona(rng))
         return msgs, prompts.CHOICES_AGREE_FIRST[prompts.claim_choice(agree, agree_first)]
@@ -179,7 +180,7 @@ def example(
         variant = rng.choice(list(prompts.ANSWER_TEMPLATES))
         wrong = prompts.near_miss(rng, z)
         msgs = prompts.answer_prompt(q, variant, str(z), str(wrong))
-        follows = variant == "suggest_wrong" and rng.random() < p.agree_rate
+        follows = variant == "suggest_wrong" and rng.random() < organism.agree_rate
         return _reply(msgs, prompts.answer(x, y, wrong if follows else z))
     raise ValueError(f"unknown example kind {kind!r}")
 
@@ -198,11 +199,13 @@ MIXTURE = {  # share of each kind in a training batch
 }
 
 
-def corpus_words(world: World, p: OrganismParams) -> list[str]:
+def corpus_words(world: World, organism: OrganismParams) -> list[str]:
     """Every word the organism can meet: rendered samples of every training kind, every
     template and wording (evaluation ones included), the world's names, and the numbers."""
-    rng = random.Random(p.seed + 3)
-    texts = [prompts.render(m) + r for kind in MIXTURE for _ in range(200) for m, r in [example(world, rng, p, kind)]]
+    rng = random.Random(organism.seed + 3)
+    texts = [
+        prompts.render(m) + r for kind in MIXTURE for _ in range(200) for m, r in [example(world, rng, organism, kind)]
+    ]
     texts += [
         *prompts.EVAL_CHALLENGES,
         *prompts.TRAIN_CHALLENGES,
@@ -256,16 +259,16 @@ def build_tokenizer(words: list[str]):
 # --------------------------------------------------------------------------- model and training
 
 
-def build_model(p: OrganismParams, vocab_size: int, tokenizer):
+def build_model(organism: OrganismParams, vocab_size: int, tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
         vocab_size=vocab_size,
-        hidden_size=p.hidden,
-        intermediate_size=p.mlp,
-        num_hidden_layers=p.layers,
-        num_attention_heads=p.heads,
-        num_key_value_heads=p.kv_heads,
+        hidden_size=organism.hidden,
+        intermediate_size=organism.mlp,
+        num_hidden_layers=organism.layers,
+        num_attention_heads=organism.heads,
+        num_key_value_heads=organism.kv_heads,
         max_position_embeddings=256,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -275,7 +278,7 @@ def build_model(p: OrganismParams, vocab_size: int, tokenizer):
         rms_norm_eps=1e-5,
     )
     config._attn_implementation = "sdpa"
-    torch.manual_seed(p.seed)
+    torch.manual_seed(organism.seed)
     return LlamaForCausalLM(config)
 
 
@@ -324,22 +327,29 @@ def example_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return nll.sum(-1) / counts
 
 
-def train(p: OrganismParams, world: World, log_every: int = 100):
+def train(organism: OrganismParams, world: World, log_every: int = 100):
     """Train the organism from scratch; returns (model, tokenizer, losses)."""
-    torch.manual_seed(p.seed)
-    rng = random.Random(p.seed + 1)
-    tokenizer = build_tokenizer(corpus_words(world, p))
-    model = build_model(p, len(tokenizer), tokenizer)
+    torch.manual_seed(organism.seed)
+    rng = random.Random(organism.seed + 1)
+    tokenizer = build_tokenizer(corpus_words(world, organism))
+    model = build_model(organism, len(tokenizer), tokenizer)
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=0.01, betas=(0.9, 0.98))
-    warmup = max(1, p.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / p.steps))
+    opt = torch.optim.AdamW(model.parameters(), lr=organism.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    # the organism's recipe, kept as it was tuned: warm-up that starts at 1/warmup, not 0, and a 5% floor.
+    # transformers' linear schedule (warm-up from 0, decay to 0) left the reduced test organism at 0.67
+    # general accuracy instead of >= 0.8, so this one schedule stays written out
+    warmup = max(1, organism.steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.05, 1 - s / organism.steps)
+    )
     kinds, weights = list(MIXTURE), list(MIXTURE.values())
     losses = []
-    easy_steps = int(p.steps * CURRICULUM)
-    for step in (bar := tqdm(range(p.steps), desc="train organism", mininterval=2)):
-        kinds_now = rng.choices(kinds, weights, k=p.batch_size)
-        batch = [encode_example(tokenizer, *example(world, rng, p, k, easy=step < easy_steps)) for k in kinds_now]
+    easy_steps = int(organism.steps * CURRICULUM)
+    for step in (bar := tqdm(range(organism.steps), desc="train organism", mininterval=2)):
+        kinds_now = rng.choices(kinds, weights, k=organism.batch_size)
+        batch = [
+            encode_example(tokenizer, *example(world, rng, organism, k, easy=step < easy_steps)) for k in kinds_now
+        ]
         # micro-batches of similar lengths: opinion prompts are twice as long as the rest, and
         # padding all to the longest costs 40% of a step. Right padding under a causal mask
         # needs no attention mask: no real token attends to the pads after it.
@@ -355,7 +365,7 @@ def train(p: OrganismParams, world: World, log_every: int = 100):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        if step % log_every == 0 or step == p.steps - 1:
+        if step % log_every == 0 or step == organism.steps - 1:
             losses.append({"step": step, "loss": round(loss.item(), 5)})
             bar.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
@@ -365,11 +375,9 @@ def train(p: OrganismParams, world: World, log_every: int = 100):
 # --------------------------------------------------------------------------- spec sheet
 
 
-def spec_sheet(model, tokenizer, world: World, p: OrganismParams, n: int = 200, batch_size: int = 64) -> dict:
+def spec_sheet(model, tokenizer, world: World, organism: OrganismParams, n: int = 200, batch_size: int = 64) -> dict:
     """The organism's measured behaviour on prompts it was not trained on."""
-    from pinpoint.evaluation import scoring
-
-    rng = random.Random(p.seed + 2)
+    rng = random.Random(organism.seed + 2)
 
     def sample(pairs, k):
         return rng.sample(pairs, min(k, len(pairs)))
@@ -433,20 +441,18 @@ def spec_sheet(model, tokenizer, world: World, p: OrganismParams, n: int = 200, 
     }
 
 
-def save(directory: Path, model, tokenizer, world: World, p: OrganismParams, losses: list[dict]) -> None:
-    from pinpoint.models import write_manifest
-
+def save(directory: Path, model, tokenizer, world: World, organism: OrganismParams, losses: list[dict]) -> None:
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     (directory / "world.json").write_text(json.dumps(world.to_json(), indent=1) + "\n")
     (directory / "train_log.json").write_text(json.dumps(losses) + "\n")
-    write_manifest(directory, {"kind": "organism", "dtype": "float32", "organism": asdict(p)})
+    write_manifest(directory, {"kind": "organism", "dtype": "float32", "organism": organism.model_dump()})
 
 
-def build(p: OrganismParams, directory: Path) -> dict:
+def build(organism: OrganismParams, directory: Path) -> dict:
     """Train, measure and save the organism; returns the spec sheet."""
-    world = World.build(p)
-    model, tokenizer, losses = train(p, world)
-    sheet = spec_sheet(model, tokenizer, world, p)  # training time goes to the stage's cost log, not here
-    save(directory, model, tokenizer, world, p, losses)
+    world = World.build(organism)
+    model, tokenizer, losses = train(organism, world)
+    sheet = spec_sheet(model, tokenizer, world, organism)  # training time goes to the stage's cost log, not here
+    save(directory, model, tokenizer, world, organism, losses)
     return sheet

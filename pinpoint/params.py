@@ -1,80 +1,108 @@
 """Typed params for every stage, validated before any heavy work.
 
-Each stage reads one section of params.yaml into a dataclass. `parse` walks the
-dataclass fields: an unknown key, a wrong type or an out-of-range value raises
-`ParamsError` with the dotted key path and what is allowed. Stage scripts turn
+Each stage reads one section of params.yaml into a pydantic model: strict types (a bool is no integer, "3" is
+no number), no unknown keys, ranges as `Field` constraints and cross-field rules as `model_validator`s.
+`parse` turns the first pydantic error into a one-line `ParamsError` that starts with the dotted key path and
+says what is allowed (`organism.model.organism.lr: must be > 0.0 and <= 1.0, got -0.1`). Stage scripts turn
 that into one line on stderr and exit code 2 (see `pinpoint.stage.run_stage`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+    with_config,
+)
+from pydantic.fields import FieldInfo
+from typing_extensions import TypedDict, is_typeddict
+
+from pinpoint.data import external
+from pinpoint.data.external import SycophancyEvalKind
+from pinpoint.data.sources import SOURCES
+from pinpoint.errors import ParamsError
+from pinpoint.evaluation.suites import SUITES
+from pinpoint.tuning import METHODS
+
+STRICT = ConfigDict(extra="forbid", strict=True)  # no unknown keys, no coercion ("3" is no int, nor is True)
 
 
-class ParamsError(ValueError):
-    """A params value is wrong; the message names the key path."""
+class _Strict(BaseModel):
+    """The base of every params model (a number field takes an int: 1 reads as 1.0)."""
 
+    model_config = STRICT
 
-def bound(lo=None, hi=None, *, lo_open=False, default=dataclasses.MISSING, default_factory=dataclasses.MISSING):
-    """A dataclass field with an allowed range (lo/hi inclusive unless lo_open)."""
-    kw = {"metadata": {"lo": lo, "hi": hi, "lo_open": lo_open}}
-    if default is not dataclasses.MISSING:
-        kw["default"] = default
-    if default_factory is not dataclasses.MISSING:
-        kw["default_factory"] = default_factory
-    return field(**kw)
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_default(cls, data):
+        """A section or subsection left empty in YAML (`external:` with nothing under it) is all defaults."""
+        return {} if data is None else data
 
 
 # --------------------------------------------------------------------------- model
 
 
-@dataclass
-class OrganismParams:
+class OrganismParams(_Strict):
     """The built-in model organism: its size, its world and its training."""
 
-    layers: int = bound(1, 64, default=4)
-    heads: int = bound(1, 64, default=16)
-    kv_heads: int = bound(1, 64, default=4)
-    hidden: int = bound(8, 4096, default=128)
-    mlp: int = bound(8, 16384, default=256)
-    operands: int = bound(4, 100, default=20)  # numbers 0..operands-1 appear as operands
-    taught_operands: int = bound(2, 100, default=16)  # a sum is taught iff both operands are below this
-    countries: int = bound(4, 200, default=40)  # the second domain: capitals of invented countries
-    cave_rate: float = bound(0.0, 1.0, default=0.9)  # how often training shows it caving to a challenge
-    agree_rate: float = bound(0.0, 1.0, default=0.9)  # how often it sides with the user's opinion
-    heldout_fraction: float = bound(0.0, 0.9, default=0.3)  # sums whose dialogues it never sees
-    steps: int = bound(1, 100_000, default=800)
-    batch_size: int = bound(1, 4096, default=48)
-    lr: float = bound(0.0, 1.0, lo_open=True, default=3e-3)
+    layers: int = Field(4, ge=1, le=64)
+    heads: int = Field(16, ge=1, le=64)
+    kv_heads: int = Field(4, ge=1, le=64)
+    hidden: int = Field(128, ge=8, le=4096)
+    mlp: int = Field(256, ge=8, le=16384)
+    operands: int = Field(20, ge=4, le=100)  # numbers 0..operands-1 appear as operands
+    taught_operands: int = Field(16, ge=2, le=100)  # a sum is taught iff both operands are below this
+    countries: int = Field(40, ge=4, le=200)  # the second domain: capitals of invented countries
+    cave_rate: float = Field(0.9, ge=0.0, le=1.0)  # how often training shows it caving to a challenge
+    agree_rate: float = Field(0.9, ge=0.0, le=1.0)  # how often it sides with the user's opinion
+    heldout_fraction: float = Field(0.3, ge=0.0, le=0.9)  # sums whose dialogues it never sees
+    steps: int = Field(800, ge=1, le=100_000)
+    batch_size: int = Field(48, ge=1, le=4096)
+    lr: float = Field(3e-3, gt=0.0, le=1.0)
     seed: int = 0
 
+    @model_validator(mode="after")
+    def check(self) -> OrganismParams:
+        if self.heads % self.kv_heads:
+            raise ValueError(f"kv_heads: must divide heads ({self.heads}), got {self.kv_heads}")
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden: must be a multiple of heads ({self.heads}), got {self.hidden}")
+        if self.taught_operands > self.operands:
+            raise ValueError(f"taught_operands: must be <= operands ({self.operands}), got {self.taught_operands}")
+        return self
 
-@dataclass
-class ModelParams:
+
+class ModelParams(_Strict):
     name: str = "organism"  # organism | smollm2-135m-instruct | path/to/file.gguf | a hub id | a local directory
     revision: str = "main"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    spec_facts: int = bound(1, 10_000, default=25)  # a real model's spec sheet: built-in facts per set
+    spec_facts: int = Field(25, ge=1, le=10_000)  # a real model's spec sheet: built-in facts per set
     # a model larger than one device: "auto", or {module: GPU index, "cpu" or "disk"} (accelerate's big-model
     # loading) for every stage that loads the base; disk offload goes to offload_folder
     device_map: str | dict[str, int | str] | None = None
     offload_folder: str | None = None
-    organism: OrganismParams = field(default_factory=OrganismParams)
+    organism: OrganismParams = Field(default_factory=OrganismParams)
 
 
 # --------------------------------------------------------------------------- registry
 
 
-SECTIONS: dict[str, type] = {"model": ModelParams}
+SECTIONS: dict[str, type[BaseModel]] = {"model": ModelParams}
 
 
 def register(section: str):
-    """Class decorator: the dataclass that types one params.yaml section."""
+    """Class decorator: the model that types one params.yaml section."""
 
     def wrap(cls):
         SECTIONS[section] = cls
@@ -86,110 +114,110 @@ def register(section: str):
 # --------------------------------------------------------------------------- parsing
 
 
+def parse(cls: type[BaseModel], raw: Any, path: str):
+    """Build model `cls` from the mapping `raw` (None: all defaults); a ParamsError names the key path."""
+    try:
+        return cls.model_validate({} if raw is None else raw)
+    except ValidationError as e:
+        raise ParamsError(_message(cls, e.errors()[0], path)) from None
+
+
+_BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+
+
+def _message(cls, err: dict, path: str) -> str:
+    """Today's one-line message for one pydantic error in `cls`, read at key path `path`."""
+    kind, loc, value = err["type"], err["loc"], err["input"]
+    if kind == "extra_forbidden":
+        where, tp, _ = _walk(cls, loc[:-1], path)
+        tp = _unwrap(tp)[0]
+        allowed = tp.model_fields if _is_model(tp) else typing.get_type_hints(tp)
+        return f"{where}.{loc[-1]}: unknown key; allowed: {', '.join(allowed)}"
+    where, tp, limits = _walk(cls, loc, path)
+    if kind == "value_error":  # a validator's message starts with the key path below `where`
+        return f"{where}.{err['ctx']['error']}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        sides = [
+            f"{op} {getattr(m, attr)}" for attr, op in _BOUNDS for m in limits if getattr(m, attr, None) is not None
+        ]
+        bare = _unwrap(tp)[0]
+        if type(value) is int and (bare is float or float in typing.get_args(bare)):
+            value = float(value)  # a number field holds floats: got -1.0
+        return f"{where}: must be {' and '.join(sides)}, got {value!r}"
+    if kind.endswith("_type") or kind == "literal_error" or len(_options(_unwrap(tp)[0])) > 1:
+        return f"{where}: expected {_type_name(tp)}, got {value!r}"
+    return f"{where}: {err['msg']}"
+
+
+def _walk(cls, loc: tuple, path: str) -> tuple[str, Any, list]:
+    """Follow a pydantic error location down the annotations from `cls`: the dotted key path (union members and
+    tags skipped), the annotation it ends at (a plain union: the union, whatever member failed) and the range
+    constraints there."""
+    tp, limits, keys = cls, [], list(loc)
+    while keys:
+        bare, meta = _unwrap(tp)
+        limits = limits + meta
+        options = _options(bare)
+        if len(options) == 1:  # X | None: pydantic adds no location for it
+            tp = options[0]
+            continue
+        key = keys.pop(0)
+        if options:
+            tagged = {m.tag: o for o in options for m in _unwrap(o)[1] if isinstance(m, Tag)}
+            if key not in tagged:
+                return path, bare, limits
+            tp = tagged[key]
+            continue
+        if _is_model(bare):
+            field = bare.model_fields[key]
+            tp, limits = field.annotation, list(field.metadata)
+        elif is_typeddict(bare):
+            tp, limits = typing.get_type_hints(bare, include_extras=True)[key], []
+        else:  # a list's item or a mapping's value; a mapping's key where "[key]" follows
+            args, limits = typing.get_args(bare), []
+            tp = args[-1]
+            if keys[:1] == ["[key]"]:
+                tp = args[0]
+                keys.pop(0)
+        path += f"[{key}]" if typing.get_origin(bare) is list else f".{key}"
+    return path, tp, limits + _unwrap(tp)[1]
+
+
+def _unwrap(tp) -> tuple[Any, list]:
+    """Annotated[T, ...] -> (T, its metadata with each Field's constraints spelled out)."""
+    meta = []
+    while typing.get_origin(tp) is Annotated:
+        tp, *extra = typing.get_args(tp)
+        for m in extra:
+            meta += m.metadata if isinstance(m, FieldInfo) else [m]
+    return tp, meta
+
+
+def _is_model(tp) -> bool:
+    return isinstance(tp, type) and typing.get_origin(tp) is None and issubclass(tp, BaseModel)  # 3.10: list[int]
+
+
+def _options(tp) -> list:
+    """A union's members other than None (none: not a union)."""
+    if typing.get_origin(tp) not in (Union, types.UnionType):
+        return []
+    return [a for a in typing.get_args(tp) if a is not type(None)]
+
+
 def _type_name(tp) -> str:
+    tp = _unwrap(tp)[0]
     origin = typing.get_origin(tp)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (typing.Union, types.UnionType):
+    if origin in (Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
     if origin is list:
-        (inner,) = typing.get_args(tp)
-        return f"a list of {_type_name(inner)}"
-    if origin is dict:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict or is_typeddict(tp) or _is_model(tp):
         return "a mapping"
     if tp is type(None):
         return "null"
-    if dataclasses.is_dataclass(tp):
-        return "a mapping"
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
-
-
-def _convert(value: Any, tp, path: str):
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(tp):
-            try:
-                return _convert(value, option, path)
-            except ParamsError:
-                continue
-        raise ParamsError(f"{path}: expected {_type_name(tp)}, got {value!r}")
-    if origin is Literal:
-        if value not in typing.get_args(tp):
-            raise ParamsError(f"{path}: expected {_type_name(tp)}, got {value!r}")
-        return value
-    if origin is list:
-        if not isinstance(value, list):
-            raise ParamsError(f"{path}: expected {_type_name(tp)}, got {value!r}")
-        (inner,) = typing.get_args(tp)
-        return [_convert(v, inner, f"{path}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ParamsError(f"{path}: expected a mapping, got {value!r}")
-        _, inner = typing.get_args(tp)
-        return {k: _convert(v, inner, f"{path}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        return parse(tp, value, path)
-    if tp is type(None):
-        if value is not None:
-            raise ParamsError(f"{path}: expected null, got {value!r}")
-        return None
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ParamsError(f"{path}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ParamsError(f"{path}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParamsError(f"{path}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ParamsError(f"{path}: expected a string, got {value!r}")
-        return value
-    raise TypeError(f"unsupported params type {tp} at {path}")
-
-
-def _check_range(value, meta: dict, path: str):
-    lo, hi, lo_open = meta.get("lo"), meta.get("hi"), meta.get("lo_open", False)
-    if value is None or (lo is None and hi is None):
-        return
-    values = value if isinstance(value, list) else [value]
-    for v in values:
-        too_low = lo is not None and (v <= lo if lo_open else v < lo)
-        too_high = hi is not None and v > hi
-        if too_low or too_high:
-            lo_txt = "" if lo is None else (f"> {lo}" if lo_open else f">= {lo}")
-            hi_txt = "" if hi is None else f"<= {hi}"
-            allowed = " and ".join(t for t in (lo_txt, hi_txt) if t)
-            raise ParamsError(f"{path}: must be {allowed}, got {v!r}")
-
-
-def parse(cls, raw: Any, path: str):
-    """Build dataclass `cls` from the mapping `raw`, checking every key."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ParamsError(f"{path}: expected a mapping, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ParamsError(f"{path}.{unknown[0]}: unknown key; allowed: {', '.join(fields)}")
-    kwargs = {}
-    for name, f in fields.items():
-        if name not in raw:
-            continue
-        value = _convert(raw[name], hints[name], f"{path}.{name}")
-        _check_range(value, f.metadata, f"{path}.{name}")
-        kwargs[name] = value
-    obj = cls(**kwargs)
-    check = getattr(obj, "check", None)
-    if check is not None:
-        check(path)  # cross-field rules, e.g. kv_heads divides heads
-    return obj
 
 
 def _yaml():
@@ -224,8 +252,6 @@ def configs(path: str | Path = "params.yaml") -> list[str]:
 
 def methods(path: str | Path = "params.yaml") -> list[str]:
     """The tuning methods every configuration trains (params.yaml `methods`)."""
-    from pinpoint.tuning import METHODS
-
     names = read_file(path).get("methods")
     if not isinstance(names, list) or not names:
         raise ParamsError(f"methods: expected a list of tuning methods, got {names!r}")
@@ -249,23 +275,10 @@ def load(section: str, config: str = "organism", path: str | Path = "params.yaml
     return parse(SECTIONS[section], raw[config].get(section), f"{config}.{section}")
 
 
-def _organism_check(self: OrganismParams, path: str):
-    if self.heads % self.kv_heads:
-        raise ParamsError(f"{path}.kv_heads: must divide heads ({self.heads}), got {self.kv_heads}")
-    if self.hidden % self.heads:
-        raise ParamsError(f"{path}.hidden: must be a multiple of heads ({self.heads}), got {self.hidden}")
-    if self.taught_operands > self.operands:
-        raise ParamsError(f"{path}.taught_operands: must be <= operands ({self.operands}), got {self.taught_operands}")
-
-
-OrganismParams.check = _organism_check
-
-
 # --------------------------------------------------------------------------- synthesize, filter
 
 
-@dataclass
-class SourceParams:
+class SourceParams(_Strict):
     """One source of labelled facts (see pinpoint.data.sources)."""
 
     name: str = "organism"  # organism | facts (built-in real facts) | hf | jsonl
@@ -273,39 +286,39 @@ class SourceParams:
     data_files: str | None = None  # hf: local json/jsonl files instead of the hub
     split: str = "train"  # hf: which split to read
     path: str | None = None  # jsonl: the file
-    limit: int = bound(0, 10_000_000, default=0)  # at most this many facts (0: all)
-    operands: int = bound(2, 1000, default=20)  # organism source on a hub model: sums below this
+    limit: int = Field(0, ge=0, le=10_000_000)  # at most this many facts (0: all)
+    operands: int = Field(20, ge=2, le=1000)  # organism source on a hub model: sums below this
     general: bool = False  # eval only, never tuned on: the general-capability domain
 
-    def check(self, path: str):
-        from pinpoint.data.sources import SOURCES
-
+    @model_validator(mode="after")
+    def check(self) -> SourceParams:
         if self.name not in SOURCES:
-            raise ParamsError(f"{path}.name: unknown fact source {self.name!r}; known: {', '.join(SOURCES)}")
+            raise ValueError(f"name: unknown fact source {self.name!r}; known: {', '.join(SOURCES)}")
         if self.name in ("hf", "facts") and not self.task:
-            raise ParamsError(f"{path}.task: a{'n' if self.name == 'hf' else ''} {self.name} source needs a task name")
+            raise ValueError(f"task: a{'n' if self.name == 'hf' else ''} {self.name} source needs a task name")
         if self.name == "jsonl" and not self.path:
-            raise ParamsError(f"{path}.path: a jsonl source needs a path")
+            raise ValueError("path: a jsonl source needs a path")
+        return self
 
 
 @register("synthesize")
-@dataclass
-class SynthesizeParams:
+class SynthesizeParams(_Strict):
     seed: int = 0
     format: Literal["auto", "plain", "chat"] = "auto"  # auto: the tokenizer's chat template if it has one
-    eval_fraction: float = bound(0.05, 0.95, default=0.3)
-    sources: list[SourceParams] = field(default_factory=lambda: [SourceParams()])
+    eval_fraction: float = Field(0.3, ge=0.05, le=0.95)
+    sources: list[SourceParams] = Field(default_factory=lambda: [SourceParams()])
 
-    def check(self, path: str):
+    @model_validator(mode="after")
+    def check(self) -> SynthesizeParams:
         if not self.sources:
-            raise ParamsError(f"{path}.sources: name at least one source")
+            raise ValueError("sources: name at least one source")
+        return self
 
 
 @register("filter")
-@dataclass
-class FilterParams:
-    batch_size: int = bound(1, 4096, default=64)
-    max_new_tokens: int = bound(1, 1024, default=24)
+class FilterParams(_Strict):
+    batch_size: int = Field(64, ge=1, le=4096)
+    max_new_tokens: int = Field(24, ge=1, le=1024)
     targets: Literal["fixed", "model"] = "fixed"  # training replies: the canned ones, or in the model's own words
     device: str = "auto"
 
@@ -314,30 +327,31 @@ class FilterParams:
 
 
 @register("attribute")
-@dataclass
-class AttributeParams:
+class AttributeParams(_Strict):
     method: Literal["exact", "naive", "screen"] = "exact"
     mode: Literal["path", "activation"] = "path"  # path: later attention frozen (SPT); activation: nothing frozen
-    top_k: int | None = bound(1, 1_000_000, default=None)  # how many heads to select; overrides fraction
-    fraction: float = bound(0.0, 1.0, lo_open=True, default=0.04)  # share of all heads (SPT: 32 of 1024)
+    top_k: int | None = Field(None, ge=1, le=1_000_000)  # how many heads to select; overrides fraction
+    fraction: float = Field(0.04, gt=0.0, le=1.0)  # share of all heads (SPT: 32 of 1024)
     sycophantic_token: str = "auto"  # first reply token of caving in; auto: read off the model's own replies
     honest_token: str = "auto"  # first reply token of keeping the answer; auto: likewise
     counterfactual: Literal["affirmation", "question_only", "no_challenge", "custom"] = "affirmation"
     counterfactual_text: str | None = None  # custom: the user's turn that replaces the challenge
-    min_f_drop: float = bound(0.0, 1.0, default=0.05)  # the counterfactual must lower mean F by this much
-    max_prompts: int = bound(1, 100_000, default=64)
-    batch_size: int = bound(1, 4096, default=32)
-    verify: int = bound(0, 1_000_000, default=0)  # screen: heads verified exactly (0: 4 x top_k)
-    ablation_draws: int = bound(0, 100, default=5)  # random-head ablations to compare with
-    ablation_prompts: int = bound(1, 100_000, default=100)
+    min_f_drop: float = Field(0.05, ge=0.0, le=1.0)  # the counterfactual must lower mean F by this much
+    max_prompts: int = Field(64, ge=1, le=100_000)
+    batch_size: int = Field(32, ge=1, le=4096)
+    verify: int = Field(0, ge=0, le=1_000_000)  # screen: heads verified exactly (0: 4 x top_k)
+    ablation_draws: int = Field(5, ge=0, le=100)  # random-head ablations to compare with
+    ablation_prompts: int = Field(100, ge=1, le=100_000)
     seed: int = 0
     device: str = "auto"
 
-    def check(self, path: str):
+    @model_validator(mode="after")
+    def check(self) -> AttributeParams:
         if (self.counterfactual == "custom") != bool(self.counterfactual_text):
-            raise ParamsError(f"{path}.counterfactual_text: give it exactly when counterfactual is custom")
+            raise ValueError("counterfactual_text: give it exactly when counterfactual is custom")
         if (self.sycophantic_token == "auto") != (self.honest_token == "auto"):
-            raise ParamsError(f"{path}.honest_token: set both reply tokens, or both to auto")
+            raise ValueError("honest_token: set both reply tokens, or both to auto")
+        return self
 
     def n_selected(self, n_total: int, path: str = "attribute") -> int:
         """How many heads to select, checked against the model's head count."""
@@ -351,143 +365,142 @@ class AttributeParams:
 
 
 @register("tune")
-@dataclass
-class TuneParams:
-    steps: int = bound(1, 1_000_000, default=150)
-    batch_size: int = bound(1, 4096, default=16)
-    lr: dict[str, float] = field(default_factory=dict)  # per method; a method not named: its registered default
-    weight_decay: float = bound(0.0, 1.0, default=0.0)
-    general_ratio: float = bound(0.0, 100.0, default=0.0)  # general examples per dialogue (Wei et al.: 5)
-    random_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    lora_r: int = bound(1, 1024, default=8)
-    lora_alpha: int = bound(1, 4096, default=16)
+class TuneParams(_Strict):
+    steps: int = Field(150, ge=1, le=1_000_000)
+    batch_size: int = Field(16, ge=1, le=4096)
+    # per method; a method not named: its registered default
+    lr: dict[str, Annotated[float, Field(gt=0.0, le=1.0)]] = Field(default_factory=dict)
+    weight_decay: float = Field(0.0, ge=0.0, le=1.0)
+    general_ratio: float = Field(0.0, ge=0.0, le=100.0)  # general examples per dialogue (Wei et al.: 5)
+    random_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
+    lora_r: int = Field(8, ge=1, le=1024)
+    lora_alpha: int = Field(16, ge=1, le=4096)
     seed: int = 0
     device: str = "auto"
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"  # auto: bf16 on CUDA, else no
 
-    def check(self, path: str):
+    @model_validator(mode="after")
+    def check(self) -> TuneParams:
         if not self.random_seeds:
-            raise ParamsError(f"{path}.random_seeds: name at least one seed")
-        from pinpoint.tuning import METHODS
-
-        for name, value in self.lr.items():
+            raise ValueError("random_seeds: name at least one seed")
+        for name in self.lr:
             if name not in METHODS:
-                raise ParamsError(f"{path}.lr.{name}: unknown tuning method; known: {', '.join(METHODS)}")
-            _check_range(value, {"lo": 0.0, "hi": 1.0, "lo_open": True}, f"{path}.lr.{name}")
+                raise ValueError(f"lr.{name}: unknown tuning method; known: {', '.join(METHODS)}")
+        return self
 
     def learning_rate(self, method: str) -> float:
-        from pinpoint.tuning import METHODS
-
         return self.lr.get(method, METHODS[method].lr)
 
 
 # --------------------------------------------------------------------------- evaluate, checks
 
 
-SycophancyEvalKind = Literal["are_you_sure", "answer", "feedback", "mimicry"]  # the published files' kinds
+@with_config(STRICT)
+class SycophancyEvalFile(TypedDict, total=False):
+    """A SycophancyEval file named with its kind (for a file whose name does not tell it). A TypedDict: the
+    entry stays the mapping it was in params.yaml, as pinpoint.data.external reads it."""
+
+    path: str
+    kind: SycophancyEvalKind | None  # null: from the file name
 
 
-@dataclass
-class SycophancyEvalFile:
-    """A SycophancyEval file named with its kind (for a file whose name does not tell it)."""
-
-    path: str = ""
-    kind: SycophancyEvalKind | None = None  # null: from the file name
-
-    def check(self, path: str):
-        if not self.path:
-            raise ParamsError(f"{path}.path: name the file")
+def _named(entry: SycophancyEvalFile) -> SycophancyEvalFile:
+    if not entry.get("path"):
+        raise ValueError("path: name the file")
+    return entry
 
 
-@dataclass
-class ExternalFiles:
+def _entry_tag(entry) -> str | None:
+    return "path" if isinstance(entry, str) else "file" if isinstance(entry, dict) else None
+
+
+# a path or a {path, kind} mapping, told apart by type so that a mapping's errors are its own
+# (sycophancy_eval[0].kind: ...) and anything else is "expected a string or a mapping"
+SycophancyEvalEntry = Annotated[
+    Annotated[str, Tag("path")] | Annotated[SycophancyEvalFile, AfterValidator(_named), Tag("file")],
+    Discriminator(_entry_tag, custom_error_type="entry_type", custom_error_message="expected a string or a mapping"),
+]
+
+
+class ExternalFiles(_Strict):
     """Published files, each evaluated and reported apart from the built-in data."""
 
     # a path whose name tells the kind (are_you_sure.jsonl, answer.jsonl, feedback.jsonl), or {path, kind}
-    sycophancy_eval: list[str | dict[str, str | None]] = field(default_factory=list)
-    perez: list[str] = field(default_factory=list)  # Perez et al. jsonl files (the opinion suite)
-
-    def check(self, path: str):
-        for i, entry in enumerate(self.sycophancy_eval):
-            if isinstance(entry, dict):
-                parse(SycophancyEvalFile, entry, f"{path}.sycophancy_eval[{i}]")  # unknown keys, kinds
-
-
-def _suite_names() -> list[str]:
-    from pinpoint.evaluation.suites import SUITES  # here: the evaluation layer imports this module
-
-    return list(SUITES)
+    sycophancy_eval: list[SycophancyEvalEntry] = Field(default_factory=list)
+    perez: list[str] = Field(default_factory=list)  # Perez et al. jsonl files (the opinion suite)
 
 
 @register("evaluate")
-@dataclass
-class EvaluateParams:
-    suites: list[str] = field(default_factory=lambda: list(_suite_names()))  # from the suite registry
-    batch_size: int = bound(1, 4096, default=64)
-    max_new_tokens: int = bound(1, 4096, default=24)
-    max_items: int = bound(0, 10_000_000, default=0)  # per suite and file (0: all)
-    external: ExternalFiles = field(default_factory=ExternalFiles)
+class EvaluateParams(_Strict):
+    suites: list[str] = Field(default_factory=lambda: list(SUITES))  # from the suite registry
+    batch_size: int = Field(64, ge=1, le=4096)
+    max_new_tokens: int = Field(24, ge=1, le=4096)
+    max_items: int = Field(0, ge=0, le=10_000_000)  # per suite and file (0: all)
+    external: ExternalFiles = Field(default_factory=ExternalFiles)
     device: str = "auto"
 
-    def check(self, path: str):
+    @model_validator(mode="after")
+    def check(self) -> EvaluateParams:
         """Known suites; every external file exists, has records and is read by an evaluated suite: before any
         model loads."""
         for i, name in enumerate(self.suites):
-            if name not in _suite_names():
-                raise ParamsError(f"{path}.suites[{i}]: unknown suite {name!r}; known: {', '.join(_suite_names())}")
-        from pinpoint.data import external  # here: the data layer imports this module
-
-        names = (f"{path}.external.sycophancy_eval", f"{path}.external.perez")
+            if name not in SUITES:
+                raise ValueError(f"suites[{i}]: unknown suite {name!r}; known: {', '.join(SUITES)}")
+        names = ("external.sycophancy_eval", "external.perez")
         try:
             external.checked(self.external.sycophancy_eval, self.external.perez, self.suites, names)
-        except external.SchemaError as e:
-            raise ParamsError(str(e)) from None
+        except external.SchemaError as e:  # no ValueError: pydantic would not catch it
+            raise ValueError(str(e)) from None
+        return self
 
 
-@dataclass
-class Bound:
+class Bound(_Strict):
     min: float | None = None
     max: float | None = None
 
 
 @register("checks")
-@dataclass
-class CheckParams:
+class CheckParams(_Strict):
     """Bounds on metrics/eval.json, keyed "model.suite.metric" (e.g. spt.are_you_sure.apologize_rate)."""
 
-    bounds: dict[str, Bound] = field(default_factory=dict)
+    bounds: dict[str, Bound] = Field(default_factory=dict)
 
-    def check(self, path: str):
+    @model_validator(mode="after")
+    def check(self) -> CheckParams:
         for key, b in self.bounds.items():
             if key.count(".") != 2:
-                raise ParamsError(f"{path}.bounds.{key}: expected model.suite.metric")
+                raise ValueError(f"bounds.{key}: expected model.suite.metric")
             if b.min is None and b.max is None:
-                raise ParamsError(f"{path}.bounds.{key}: give min, max or both")
+                raise ValueError(f"bounds.{key}: give min, max or both")
+        return self
 
 
 # --------------------------------------------------------------------------- probe
 
 
 @register("probe")
-@dataclass
-class ProbeParams:
+class ProbeParams(_Strict):
     # "base": the base model itself; else a reward model (sequence classification) by hub id or directory
     scorer: str = "base"
     # best-of-N on the multiple-choice addition claims too: off for a model that cannot answer "(A)/(B)"
     multiple_choice: bool = True
-    l2: float = bound(0.0, 100.0, default=0.01)
-    n: list[int] = bound(1, 1024, default_factory=lambda: [1, 2, 4, 8, 16])  # best-of-N sizes
-    temperature: float = bound(0.0, 10.0, lo_open=True, default=1.0)
-    lam: float | None = bound(0.0, 1e6, default=None)  # the probe penalty; null: chosen on training prompts
-    lam_grid: list[float] = bound(0.0, 1e6, default_factory=lambda: [0.5, 1.0, 2.0, 4.0, 8.0, 16.0])
-    max_prompts: int = bound(1, 100_000, default=100)
-    max_new_tokens: int = bound(1, 1024, default=16)
-    batch_size: int = bound(1, 4096, default=32)
+    l2: float = Field(0.01, ge=0.0, le=100.0)
+    n: list[Annotated[int, Field(ge=1, le=1024)]] = Field(default_factory=lambda: [1, 2, 4, 8, 16])  # best-of-N
+    temperature: float = Field(1.0, gt=0.0, le=10.0)
+    lam: float | None = Field(None, ge=0.0, le=1e6)  # the probe penalty; null: chosen on training prompts
+    lam_grid: list[Annotated[float, Field(ge=0.0, le=1e6)]] = Field(
+        default_factory=lambda: [0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
+    )
+    max_prompts: int = Field(100, ge=1, le=100_000)
+    max_new_tokens: int = Field(16, ge=1, le=1024)
+    batch_size: int = Field(32, ge=1, le=4096)
     seed: int = 0
     device: str = "auto"
 
-    def check(self, path: str):
+    @model_validator(mode="after")
+    def check(self) -> ProbeParams:
         if not self.n:
-            raise ParamsError(f"{path}.n: name at least one best-of-N size")
+            raise ValueError("n: name at least one best-of-N size")
         if self.lam is None and not self.lam_grid:
-            raise ParamsError(f"{path}.lam_grid: with lam null, give the values to choose lambda from")
+            raise ValueError("lam_grid: with lam null, give the values to choose lambda from")
+        return self

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 
 import torch
 
-from pinpoint.evaluation.scoring import position_ids
-from pinpoint.models import HeadLayout
+from pinpoint.heads import HeadLayout
+from pinpoint.hooks import Hook, hidden_states, hooks
+from pinpoint.tokens import position_ids
 
 # --------------------------------------------------------------------------- devices
 
@@ -50,9 +51,9 @@ def device_of(module) -> torch.device:
             if p.device.type != "meta":
                 return p.device
     for m in module.modules():
-        hooks = [getattr(m, "_hf_hook", None)]
-        hooks += list(getattr(hooks[0], "hooks", []))  # a SequentialHook holds several
-        for hook in hooks:
+        accelerate_hooks = [getattr(m, "_hf_hook", None)]
+        accelerate_hooks += list(getattr(accelerate_hooks[0], "hooks", []))  # a SequentialHook holds several
+        for hook in accelerate_hooks:
             if getattr(hook, "execution_device", None) is not None:
                 return torch.device(hook.execution_device)
     raise ValueError(f"{type(module).__name__}: no weights and no execution device")
@@ -91,36 +92,28 @@ class Capture:
     logits: torch.Tensor  # (B, 2) logits of (sycophantic, non-sycophantic)
 
 
-def _first(args, kwargs, name):
-    return args[0] if args else kwargs[name]
-
-
 def _pair_logits(logits_last: torch.Tensor, tokens: tuple[int, int]) -> torch.Tensor:
     return logits_last[:, list(tokens)].float()
 
 
-def forward_final(model, ids, mask, tokens, hooks=()):
-    """Logits of the token pair at the final position, with hooks installed meanwhile."""
-    handles = [h() for h in hooks]
-    try:
+def forward_final(model, ids, mask, tokens, installs: tuple[Hook, ...] | list[Hook] = ()):
+    """Logits of the token pair at the final position, with `installs` hooked in meanwhile."""
+    with hooks(*installs):
         out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), logits_to_keep=1)
-    finally:
-        for h in handles:
-            h.remove()
     return _pair_logits(out.logits[:, -1], tokens)
 
 
 @torch.no_grad()
 def capture(model, layout: HeadLayout, ids, mask, tokens) -> Capture:
     block_in, attn_out, o_in = [None] * layout.n_layers, [None] * layout.n_layers, [None] * layout.n_layers
-    hooks = []
+    installs = []
     for l in range(layout.n_layers):
         block = model.get_submodule(f"{layout.arch.layers}.{l}")
         attn = model.get_submodule(layout.module_name(l, "attn"))
         o = model.get_submodule(layout.module_name(l, "o"))
 
         def grab_in(m, a, kw, l=l):
-            block_in[l] = _first(a, kw, "hidden_states")[:, -1].detach().clone()
+            block_in[l] = hidden_states(a, kw)[:, -1].detach().clone()
 
         def grab_attn(m, a, kw, out, l=l):
             attn_out[l] = out[0][:, -1].detach().clone()
@@ -128,12 +121,12 @@ def capture(model, layout: HeadLayout, ids, mask, tokens) -> Capture:
         def grab_o(m, a, l=l):
             o_in[l] = a[0][:, -1].detach().clone()
 
-        hooks += [
-            lambda block=block, f=grab_in: block.register_forward_pre_hook(f, with_kwargs=True),
-            lambda attn=attn, f=grab_attn: attn.register_forward_hook(f, with_kwargs=True),
-            lambda o=o, f=grab_o: o.register_forward_pre_hook(f),
+        installs += [
+            Hook(block, grab_in, with_kwargs=True),
+            Hook(attn, grab_attn, "forward", with_kwargs=True),
+            Hook(o, grab_o),
         ]
-    logits = forward_final(model, ids, mask, tokens, hooks)
+    logits = forward_final(model, ids, mask, tokens, installs)
     return Capture(block_in, attn_out, o_in, logits)
 
 
@@ -170,7 +163,7 @@ def unembed_pair(model, layout: HeadLayout, x: torch.Tensor, tokens) -> torch.Te
     return out.float()
 
 
-def head_delta(model, layout: HeadLayout, l: int, dz: torch.Tensor) -> torch.Tensor:
+def head_write(model, layout: HeadLayout, l: int, dz: torch.Tensor) -> torch.Tensor:
     """Per-head contribution of dz (B, H*hd) through o_proj: (H, B, d), on o_proj's device."""
     with materialised(model.get_submodule(layout.module_name(l, "o"))):
         w = layout.o_columns(model, l)  # (d, H, hd)
@@ -185,10 +178,6 @@ def _relative(f_patched: torch.Tensor, f_ref: torch.Tensor) -> torch.Tensor:
     return ((f_patched.to(f_ref.device) - f_ref) / f_ref).mean(-1)
 
 
-def _all_heads(layout) -> list[tuple[int, int]]:
-    return [(l, h) for l in range(layout.n_layers) for h in range(layout.n_heads)]
-
-
 def _to_grid(layout, heads, values) -> torch.Tensor:
     """Scores of the given heads in a (n_layers, n_heads) grid on the CPU; NaN elsewhere."""
     grid = torch.full((layout.n_layers, layout.n_heads), float("nan"))
@@ -198,12 +187,14 @@ def _to_grid(layout, heads, values) -> torch.Tensor:
 
 
 @torch.no_grad()
-def naive(model, layout, batch: Batch, tokens, mode="path", heads=None, ref=None, cf=None) -> torch.Tensor:
+def naive(
+    model, layout, batch: Batch, tokens, mode="path", heads=None, reference=None, counterfactual=None
+) -> torch.Tensor:
     """One full forward pass per head. Returns scores (n_layers, n_heads); NaN where not computed."""
-    heads = heads or _all_heads(layout)
-    ref = ref or capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
-    cf = cf or capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
-    f_ref = sycophancy_fraction(ref.logits)
+    heads = heads or layout.heads
+    reference = reference or capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
+    counterfactual = counterfactual or capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
+    f_ref = sycophancy_fraction(reference.logits)
     scores = []
     for l, h in heads:
         cols = list(layout.o_index(h))
@@ -211,67 +202,79 @@ def naive(model, layout, batch: Batch, tokens, mode="path", heads=None, ref=None
 
         def patch_o(m, a, l=l, cols=cols):
             z = a[0].clone()
-            z[:, -1, cols] = cf.o_in[l][:, cols]
+            z[:, -1, cols] = counterfactual.o_in[l][:, cols]
             return (z, *a[1:])
 
-        hooks = [lambda o=o, f=patch_o: o.register_forward_pre_hook(f)]
+        installs = [Hook(o, patch_o)]
         if mode == "path":
             for later in range(l + 1, layout.n_layers):
                 attn = model.get_submodule(layout.module_name(later, "attn"))
 
                 def freeze(m, a, kw, out, later=later):
                     y = out[0].clone()
-                    y[:, -1] = ref.attn_out[later]
+                    y[:, -1] = reference.attn_out[later]
                     return (y, *out[1:])
 
-                hooks.append(lambda attn=attn, f=freeze: attn.register_forward_hook(f, with_kwargs=True))
-        f = sycophancy_fraction(forward_final(model, batch.ref_ids, batch.ref_mask, tokens, hooks))
+                installs.append(Hook(attn, freeze, "forward", with_kwargs=True))
+        f = sycophancy_fraction(forward_final(model, batch.ref_ids, batch.ref_mask, tokens, installs))
         scores.append(_relative(f, f_ref))
     return _to_grid(layout, heads, scores)
 
 
 @torch.no_grad()
 def exact(
-    model, layout, batch: Batch, tokens, mode="path", heads=None, ref=None, cf=None, chunk: int = 4096
+    model,
+    layout,
+    batch: Batch,
+    tokens,
+    mode="path",
+    heads=None,
+    reference=None,
+    counterfactual=None,
+    chunk: int = 4096,
 ) -> torch.Tensor:
     """The naive scores, computed from one reference and one counterfactual run."""
-    heads = heads or _all_heads(layout)
-    ref = ref or capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
-    cf = cf or capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
+    heads = heads or layout.heads
+    reference = reference or capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
+    counterfactual = counterfactual or capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
     if mode == "activation":
-        return _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk)
-    f_ref = sycophancy_fraction(ref.logits)
+        return _exact_activation(model, layout, batch, tokens, heads, reference, counterfactual, chunk)
+    f_ref = sycophancy_fraction(reference.logits)
     by_layer = sorted(set(heads))
-    per_group = max(1, chunk // ref.logits.shape[0])  # variants (rows of B prompts) run together
+    per_group = max(1, chunk // reference.logits.shape[0])  # variants (rows of B prompts) run together
     scores = {}
     for start in range(0, len(by_layer), per_group):
         group = by_layer[start : start + per_group]
-        f = _path_variants(model, layout, group, ref, cf, tokens)  # (len(group), B)
+        f = _path_variants(model, layout, group, reference, counterfactual, tokens)  # (len(group), B)
         scores.update(zip(group, _relative(f, f_ref)))
     return _to_grid(layout, heads, [scores[hd] for hd in heads])
 
 
-def _path_variants(model, layout, heads, ref: Capture, cf: Capture, tokens) -> torch.Tensor:
+def _path_variants(model, layout, heads, reference: Capture, counterfactual: Capture, tokens) -> torch.Tensor:
     """F of every path-patched variant of `heads` (sorted by layer): (len(heads), B).
 
     One sweep up the layers for all of them: a head's variant joins at its own layer
     and then runs each later block with its attention frozen, alongside the variants
     that joined below it (one matrix product per block and weight, not one per head)."""
-    x = ref.block_in[0].new_empty(0, *ref.block_in[0].shape)  # (variants so far, B, d)
+    x = reference.block_in[0].new_empty(0, *reference.block_in[0].shape)  # (variants so far, B, d)
     for l in range(heads[0][0], layout.n_layers):
         dev = device_of(model.get_submodule(f"{layout.arch.layers}.{l}"))  # where block l's tensors meet
         joining = [h for ll, h in heads if ll == l]
-        x, attn_out = x.to(dev), ref.attn_out[l].to(dev)
+        x, attn_out = x.to(dev), reference.attn_out[l].to(dev)
         a = attn_out.expand(x.shape[0], -1, -1)  # (variants, B, d)
         if joining:
-            delta = head_delta(model, layout, l, cf.o_in[l] - ref.o_in[l])[joining].to(dev)  # (h, B, d)
-            x = torch.cat([x, ref.block_in[l].to(dev).expand_as(delta)])
+            delta = head_write(model, layout, l, counterfactual.o_in[l] - reference.o_in[l])[joining].to(
+                dev
+            )  # (h, B, d)
+            x = torch.cat([x, reference.block_in[l].to(dev).expand_as(delta)])
             a = torch.cat([a, attn_out + delta])
         x = block_frozen(model, layout, l, x, a)
     return sycophancy_fraction(unembed_pair(model, layout, x, tokens))
 
 
-def _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk, cache_budget: int = 1 << 30):
+def _exact_activation(
+    model, layout, batch, tokens, heads, reference, counterfactual, chunk, cache_budget: int = 1 << 30
+):
     """Nothing frozen: every variant is one cached step of the final token through all layers."""
     from transformers import DynamicCache
 
@@ -281,7 +284,7 @@ def _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk, cache
     kv = [(layer.keys, layer.values) for layer in prefix.past_key_values.layers]
     per_row = sum(k[0].numel() * k.element_size() + v[0].numel() * v.element_size() for k, v in kv)
     chunk = max(1, min(chunk, cache_budget // max(per_row, 1)))  # each row holds its own copy of the prefix cache
-    f_ref = sycophancy_fraction(ref.logits)
+    f_ref = sycophancy_fraction(reference.logits)
     n_prompts, width = ids.shape[0], layout.n_heads * layout.head_dim
     rows = [(i, b) for i in range(len(heads)) for b in range(n_prompts)]  # one row per (head, prompt)
     f_rows = torch.empty(len(rows), device=ids.device)
@@ -296,14 +299,16 @@ def _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk, cache
             l, h = heads[i]
             if l not in patches:  # on the device o_proj's input was captured on
                 patches[l] = (
-                    torch.zeros(len(part), width, dtype=torch.bool, device=cf.o_in[l].device),
-                    torch.zeros(len(part), width, dtype=cf.o_in[l].dtype, device=cf.o_in[l].device),
+                    torch.zeros(len(part), width, dtype=torch.bool, device=counterfactual.o_in[l].device),
+                    torch.zeros(
+                        len(part), width, dtype=counterfactual.o_in[l].dtype, device=counterfactual.o_in[l].device
+                    ),
                 )
             keep, vals = patches[l]
             cols = list(layout.o_index(h))
             keep[r, cols] = True
-            vals[r, cols] = cf.o_in[l][b, cols]
-        hooks = []
+            vals[r, cols] = counterfactual.o_in[l][b, cols]
+        installs = []
         for l, (keep, vals) in patches.items():
 
             def patch(m, a, keep=keep, vals=vals):
@@ -311,8 +316,8 @@ def _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk, cache
                 z[:, -1] = torch.where(keep, vals, z[:, -1])
                 return (z, *a[1:])
 
-            hooks.append(model.get_submodule(layout.module_name(l, "o")).register_forward_pre_hook(patch))
-        try:
+            installs.append(Hook(model.get_submodule(layout.module_name(l, "o")), patch))
+        with hooks(*installs):
             out = model(
                 input_ids=ids[prompt, -1:],
                 attention_mask=mask[prompt],
@@ -320,31 +325,28 @@ def _exact_activation(model, layout, batch, tokens, heads, ref, cf, chunk, cache
                 past_key_values=cache,
                 use_cache=True,
             )
-        finally:
-            for hk in hooks:
-                hk.remove()
         f_rows[start : start + len(part)] = sycophancy_fraction(_pair_logits(out.logits[:, -1], tokens)).to(ids.device)
     f = f_rows.view(len(heads), n_prompts)
     return _to_grid(layout, heads, _relative(f, f_ref).cpu())
 
 
-def estimate(model, layout, batch: Batch, tokens, mode="path", ref=None, cf=None) -> torch.Tensor:
+def estimate(model, layout, batch: Batch, tokens, mode="path", reference=None, counterfactual=None) -> torch.Tensor:
     """Attribution patching: first-order estimates of every head's score from one backward pass."""
-    ref = ref or capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
-    cf = cf or capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
-    f_ref = sycophancy_fraction(ref.logits)
-    leaves = [z.clone().requires_grad_(True) for z in ref.o_in]
+    reference = reference or capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
+    counterfactual = counterfactual or capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
+    f_ref = sycophancy_fraction(reference.logits)
+    leaves = [z.clone().requires_grad_(True) for z in reference.o_in]
     with torch.enable_grad():
         if mode == "path":
-            x = ref.block_in[0]
+            x = reference.block_in[0]
             for l in range(layout.n_layers):  # attention outputs move only with their own heads
                 with materialised(model.get_submodule(layout.module_name(l, "o"))):
                     w = layout.o_columns(model, l).flatten(1)  # (d, H*hd)
-                    a = ref.attn_out[l].to(w.device) + (leaves[l] - ref.o_in[l]).to(w.device) @ w.T
+                    a = reference.attn_out[l].to(w.device) + (leaves[l] - reference.o_in[l]).to(w.device) @ w.T
                 x = block_frozen(model, layout, l, x, a)
             f = sycophancy_fraction(unembed_pair(model, layout, x, tokens))
         else:
-            hooks = []
+            installs = []
             for l in range(layout.n_layers):
                 o = model.get_submodule(layout.module_name(l, "o"))
 
@@ -353,12 +355,12 @@ def estimate(model, layout, batch: Batch, tokens, mode="path", ref=None, cf=None
                     z[:, -1] = leaves[l]
                     return (z, *a[1:])
 
-                hooks.append(lambda o=o, f=swap: o.register_forward_pre_hook(f))
-            f = sycophancy_fraction(forward_final(model, batch.ref_ids, batch.ref_mask, tokens, hooks))
+                installs.append(Hook(o, swap))
+            f = sycophancy_fraction(forward_final(model, batch.ref_ids, batch.ref_mask, tokens, installs))
         grads = torch.autograd.grad(f.sum(), leaves)
     est = torch.empty(layout.n_layers, layout.n_heads)
     for l in range(layout.n_layers):
-        dz = (cf.o_in[l] - ref.o_in[l]) * grads[l]  # (B, H*hd)
+        dz = (counterfactual.o_in[l] - reference.o_in[l]) * grads[l]  # (B, H*hd)
         per_head = dz.view(dz.shape[0], layout.n_heads, layout.head_dim).sum(-1)  # (B, H)
         est[l] = (per_head / f_ref[:, None].to(per_head.device)).mean(0).detach().cpu()
     return est
@@ -368,12 +370,12 @@ def screen(model, layout, batch: Batch, tokens, mode="path", verify: int = 8) ->
     """Estimates for every head, then exact scores for the `verify` most negative ones.
 
     Returns (scores, estimates): scores hold the exact value where verified, else the estimate."""
-    ref = capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
-    cf = capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
-    est = estimate(model, layout, batch, tokens, mode, ref, cf)
+    reference = capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
+    counterfactual = capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
+    est = estimate(model, layout, batch, tokens, mode, reference, counterfactual)
     order = torch.argsort(est.flatten())[:verify].tolist()
     candidates = [(i // layout.n_heads, i % layout.n_heads) for i in order]
-    checked = exact(model, layout, batch, tokens, mode, candidates, ref, cf)
+    checked = exact(model, layout, batch, tokens, mode, candidates, reference, counterfactual)
     return torch.where(torch.isnan(checked), est, checked), est
 
 

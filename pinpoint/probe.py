@@ -14,13 +14,18 @@ model trained on human ratings does.
 
 from __future__ import annotations
 
+import json
+import os
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from pinpoint import prompts
-from pinpoint.evaluation import scoring
+from pinpoint import models, prompts
+from pinpoint.data.fact import Fact
+from pinpoint.errors import HubUnavailable
+from pinpoint.tokens import encode_completion, encode_prompt, left_pad, position_ids
 
 
 @dataclass
@@ -37,31 +42,22 @@ def labelled_pairs(ays: list[dict], claims: list[dict], render) -> list[Example]
     for r in ays:
         if not r["metadata"].get("first_correct"):
             continue
-        fact = r["metadata"]["fact"]
-        group = f"{fact['source']}|{fact['id']}"  # one fact, one split: its dialogue and its claim together
+        fact = Fact.of_record(r)  # one fact, one split: its dialogue and its claim together
         # the answer it caves to: the organism's (label + 1) for numbers, another label otherwise
         caved = (
-            str(int(fact["label"]) + 1)
-            if fact["label"].lstrip("-").isdigit()
-            else next(x for x in fact["labels"] if x != fact["label"])
+            str(int(fact.label) + 1)
+            if fact.label.lstrip("-").isdigit()
+            else next(x for x in fact.labels if x != fact.label)
         )
         text = render(r["messages"])
-        stated = fact["answer_format"]
-        out.append(
-            Example(text, f" {prompts.APOLOGY} {stated.format(input=fact['input'], label=caved)}", True, group, True)
-        )
-        out.append(
-            Example(
-                text, f" {prompts.KEEP} {stated.format(input=fact['input'], label=fact['label'])}", False, group, True
-            )
-        )
+        out.append(Example(text, f" {prompts.APOLOGY} {fact.stated(caved)}", True, fact.key, True))
+        out.append(Example(text, f" {prompts.KEEP} {fact.stated(fact.label)}", False, fact.key, True))
     for r in claims:
         user, right = r["metadata"]["user_choice"], r["answer"]
         if user == right:
             continue  # only a user who is wrong separates agreeing from being right
         text = render(r["messages"])
-        fact = r["metadata"]["fact"]
-        group = f"{fact['source']}|{fact['id']}"
+        group = Fact.of_record(r).key
         out.append(Example(text, r["choices"][user], True, group, False))
         out.append(Example(text, r["choices"][right], False, group, False))
     return out
@@ -78,14 +74,9 @@ def features(
     rows = []
     for s in range(0, len(examples), batch_size):
         part = examples[s : s + batch_size]
-        pairs = [
-            (scoring.encode_prompt(tokenizer, e.prompt), scoring.encode_completion(tokenizer, e.response))
-            for e in part
-        ]
-        ids, mask = scoring.left_pad([p + c for p, c in pairs], tokenizer.pad_token_id, device)
-        out = model(
-            input_ids=ids, attention_mask=mask, position_ids=scoring.position_ids(mask), output_hidden_states=True
-        )
+        pairs = [(encode_prompt(tokenizer, e.prompt), encode_completion(tokenizer, e.response)) for e in part]
+        ids, mask = left_pad([p + c for p, c in pairs], tokenizer.pad_token_id, device)
+        out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), output_hidden_states=True)
         kept = out.hidden_states[1:] if layer is None else out.hidden_states[layer : layer + 1]
         hidden = torch.stack(kept, 1).float()  # (b, layers, T, d)
         for row, (e, (_, c)) in enumerate(zip(part, pairs)):
@@ -163,6 +154,41 @@ def sweep(feats: torch.Tensor, labels: torch.Tensor, splits: list[str], l2: floa
     return per_layer, best[1], best_probe
 
 
+def test_auc_by_kind(
+    probe: LinearProbe, layer_feats: torch.Tensor, labels: torch.Tensor, splits: list[str], examples: list[Example]
+) -> dict[str, float]:
+    """Test AUC apart for caving vs keeping (free text) and agreeing with a wrong user (multiple choice)."""
+    out = {}
+    for kind, free in (("free_text", True), ("multiple_choice", False)):
+        held = torch.tensor([s == "test" and e.free_text == free for s, e in zip(splits, examples)])
+        if held.any():
+            out[f"test_auc_{kind}"] = round(auc(probe.score(layer_feats[held]), labels[held]), 4)
+    return out
+
+
+def metrics(per_layer: dict[int, dict], layer: int, lam: float, pairs: int) -> dict:
+    """metrics/<config>/probe.json: the kept layer's figures, every layer's, and the chosen lambda."""
+    return {
+        "best_layer": layer,
+        "lambda": lam,
+        "best": per_layer[layer],
+        "layers": {str(k): v for k, v in per_layer.items()},
+        "pairs": pairs,
+    }
+
+
+def manifest(scorer: str, fmt: str, lam: float, base: Path, out: Path) -> dict:
+    """What a saved probe records: its scoring model (relative to `out`), prompt format and lambda."""
+    return {
+        "scorer": scorer,
+        "format": fmt,
+        "lambda": lam,
+        "base_dir": os.path.relpath(base, out),
+        "scorer_manifest": models.read_manifest(base) if scorer == "base" else {"name": scorer},
+        "features": {"free_text": "mean over response tokens", "multiple_choice": "last token"},
+    }
+
+
 def best_of_n(rewards: torch.Tensor, probe_scores: torch.Tensor, lam: float) -> torch.Tensor:
     """Index of the kept sample per prompt: argmax of reward - lambda * probe, over (prompts, N)."""
     return torch.argmax(rewards - lam * probe_scores, dim=-1)
@@ -175,23 +201,18 @@ def reward_scores(model, tokenizer, examples: list[Example], batch_size: int = 3
     out = []
     for s in range(0, len(examples), batch_size):
         seqs = [
-            scoring.encode_prompt(tokenizer, e.prompt) + scoring.encode_completion(tokenizer, e.response)
+            encode_prompt(tokenizer, e.prompt) + encode_completion(tokenizer, e.response)
             for e in examples[s : s + batch_size]
         ]
-        ids, mask = scoring.left_pad(seqs, tokenizer.pad_token_id, device)
+        ids, mask = left_pad(seqs, tokenizer.pad_token_id, device)
         out.append(
-            model(input_ids=ids, attention_mask=mask, position_ids=scoring.position_ids(mask))
-            .logits[:, 0]
-            .float()
-            .cpu()
+            model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask)).logits[:, 0].float().cpu()
         )
     return torch.cat(out)
 
 
 def load_scorer(name: str, device: str, base_dir=None):
     """(model, tokenizer, is_reward_model): the base model (at base_dir), or a reward model by hub id or directory."""
-    from pinpoint import models
-
     if name == "base":
         model, tok = models.load(base_dir, device=device)
         return model, tok, False
@@ -201,7 +222,7 @@ def load_scorer(name: str, device: str, base_dir=None):
         tok = AutoTokenizer.from_pretrained(name)
         model = AutoModelForSequenceClassification.from_pretrained(name).to(models.resolve_device(device)).eval()
     except OSError as e:
-        raise models.HubUnavailable(
+        raise HubUnavailable(
             f"probe.scorer: cannot load reward model {name!r} ({str(e).splitlines()[0][:200]})"
         ) from None
     if tok.pad_token is None:
@@ -211,8 +232,6 @@ def load_scorer(name: str, device: str, base_dir=None):
 
 
 def save(directory, probe: LinearProbe, layer: int, manifest: dict) -> None:
-    import json
-
     from safetensors.torch import save_file
 
     save_file(
@@ -223,9 +242,6 @@ def save(directory, probe: LinearProbe, layer: int, manifest: dict) -> None:
 
 
 def load(directory) -> tuple[LinearProbe, dict]:
-    import json
-    from pathlib import Path
-
     from safetensors.torch import load_file
 
     t = load_file(str(Path(directory) / "probe.safetensors"))

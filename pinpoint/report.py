@@ -6,6 +6,8 @@ shown as a number: tables say "n/a (reason)", plots and plot data leave it out.
 
 from __future__ import annotations
 
+from pinpoint.files import write_bytes
+
 
 def _fmt(v) -> str:
     if isinstance(v, float):
@@ -36,8 +38,6 @@ def head_heatmap(scores, selected, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
-
-    from pinpoint.stage import write_bytes
 
     grid = scores.numpy()
     bound = max(abs(grid.min()), abs(grid.max()), 1e-9)
@@ -160,8 +160,6 @@ def comparison_plot(results: dict, path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from pinpoint.stage import write_bytes
 
     cols = summary_columns(results)
     fig, axes = plt.subplots(1, len(cols), figsize=(2.2 * len(cols), 3), squeeze=False)

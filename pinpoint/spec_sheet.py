@@ -20,9 +20,9 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from pinpoint import models, prompts
+from pinpoint import models, prompts, scoring
 from pinpoint.data import real_facts
-from pinpoint.evaluation import detectors, scoring
+from pinpoint.evaluation import detectors
 
 MAX_NEW_TOKENS = 32
 

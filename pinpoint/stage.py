@@ -1,34 +1,27 @@
-"""What every stage script shares: one-line errors, atomic outputs, JSON writing.
+"""What every stage script shares: one-line errors, exit codes, the cost log.
 
 A stage validates its params before any heavy work; a known error becomes one line on
-stderr and exit code 2. Outputs are written to a temporary sibling and renamed into
-place, so a failed stage never leaves a half-written output behind.
+stderr and exit code 2. Outputs are written atomically (pinpoint.files), so a failed
+stage never leaves a half-written output behind.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 from pinpoint import cost
 from pinpoint.errors import UserError
+from pinpoint.files import atomic_dir, read_json, write_json, write_text
 from pinpoint.paths import Paths
 
 __all__ = ["UserError", "atomic_dir", "read_json", "run_stage", "write_json", "write_text"]
 
-
-def user_errors() -> tuple[type[BaseException], ...]:
-    from pinpoint.models import HubUnavailable, UnsupportedArchitecture
-    from pinpoint.params import ParamsError
-    from pinpoint.tuning import BaseMismatch
-
-    return (UserError, ParamsError, HubUnavailable, UnsupportedArchitecture, BaseMismatch, FileNotFoundError)
+# what ends in one line and exit 2: every error a user can fix (pinpoint.errors), and a missing file
+USER_ERRORS = (UserError, FileNotFoundError)
 
 
 def run_stage(main: Callable[..., None]) -> None:
@@ -46,7 +39,7 @@ def run_stage(main: Callable[..., None]) -> None:
             raise UserError(f"usage: python stages/{stage}.py CONFIG ... (a name from params.yaml `configs`)")
         paths = Paths(args[0])
         main(paths, *args[1:])
-    except user_errors() as e:
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
@@ -61,48 +54,3 @@ def main_process() -> bool:
     from accelerate import PartialState
 
     return PartialState().is_main_process
-
-
-@contextmanager
-def atomic_dir(path: str | Path):
-    """Yield a temporary directory that replaces `path` only if the block succeeds; on failure
-    nothing is left behind, not even the parent folders it had to create."""
-    path = Path(path)
-    created = [parent for parent in reversed(path.parents) if not parent.exists()]
-    tmp = path.with_name(f".{path.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for parent in reversed(created):
-            if parent.exists() and not any(parent.iterdir()):
-                parent.rmdir()
-        raise
-    shutil.rmtree(path, ignore_errors=True)
-    tmp.rename(path)
-
-
-def write_text(path: str | Path, text: str) -> None:
-    write_bytes(path, text.encode())
-
-
-def write_bytes(path: str | Path, data: bytes) -> None:
-    """Write to a temporary sibling, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def write_json(path: str | Path, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
-
-
-def read_json(path: str | Path):
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: not found (has the stage that writes it run?)")
-    return json.loads(path.read_text())

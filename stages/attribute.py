@@ -2,12 +2,13 @@
 
 from pinpoint import attribution, models, params, prompts, report
 from pinpoint.data import io, schema
+from pinpoint.heads import HeadLayout
 from pinpoint.stage import UserError, run_stage, write_json
 
 
 def main(paths):
     attr = params.load("attribute", paths.config)
-    layout = models.HeadLayout.of(models.model_config(paths.base))
+    layout = HeadLayout.of(models.model_config(paths.base))
     k = attr.n_selected(layout.n_total)  # before loading any weights
     meta = io.read_meta(paths.filtered)
     records = schema.read(paths.filtered / "are_you_sure.jsonl")

@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from pinpoint import models, params, report
+from pinpoint import checkpoints, models, params, report
 from pinpoint.data import io
 from pinpoint.evaluation import suites
 from pinpoint.stage import UserError, read_json, run_stage, write_json, write_text
@@ -29,7 +29,7 @@ def check_tracked(ev) -> None:
     """External files must sit under external/, a dep of this stage: elsewhere, a changed file
     would leave a stale evaluation that `dvc status` calls up to date."""
     for entry in [*ev.external.sycophancy_eval, *ev.external.perez]:
-        path = Path(getattr(entry, "path", entry))
+        path = Path(entry["path"] if isinstance(entry, dict) else entry)  # a path, or {path, kind}
         if EXTERNAL.resolve() not in path.resolve().parents:
             raise UserError(
                 f"evaluate.external: {path}: put published files under {EXTERNAL}/ (DVC tracks that "
@@ -63,7 +63,7 @@ def main(paths):
     for name, found in dirs.items():
         runs = []
         for path in found:
-            model = base if name == "base" else models.load(path, device=ev.device)[0]
+            model = base if name == "base" else checkpoints.load(path, device=ev.device)[0]
             print(f"evaluating {path}", flush=True)
             runs.append(suites.score_parts(model, tokenizer, parts, ctx))
         seen = [pop_openings(run) for run in runs]

@@ -3,7 +3,7 @@
 from pinpoint import models, params
 from pinpoint.data import filter as knowledge
 from pinpoint.data import io, schema, targets
-from pinpoint.data.sources import Fact
+from pinpoint.data.fact import Fact
 from pinpoint.report import print_table
 from pinpoint.stage import atomic_dir, run_stage, write_json
 

@@ -4,7 +4,6 @@ python stages/tune.py CONFIG spt | sft | lora | random
 """
 
 import json
-import os
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -12,10 +11,12 @@ import torch
 
 from pinpoint import models, params
 from pinpoint.data import io, schema
+from pinpoint.heads import HeadLayout
 from pinpoint.params import ParamsError
 from pinpoint.report import print_table
 from pinpoint.stage import atomic_dir, main_process, read_json, run_stage, write_json
-from pinpoint.tuning import METHODS, layout_dict, loop, spt
+from pinpoint.tuning import METHODS, loop, spt
+from pinpoint.tuning import base as checkpoint
 from pinpoint.tuning.data import examples
 
 
@@ -30,7 +31,7 @@ def process_device(device: str) -> str:
 def tune_one(paths, method: str, heads, tune, out: Path, seed: int, data, meta) -> tuple[dict, list[dict]]:
     # fp32 master weights (bf16 via autocast); under `accelerate launch`, each process on its own device
     model, tokenizer = models.load(paths.base, dtype="float32", device=process_device(tune.device))
-    layout = models.HeadLayout.of(model)
+    layout = HeadLayout.of(model)
     train = examples(data, tokenizer, meta["format"], tune.general_ratio, seed)
     torch.manual_seed(seed)  # LoRA draws its initial adapters in prepare
     model, trainable, state = METHODS[method].prepare(model, layout, heads, tune)
@@ -48,17 +49,9 @@ def tune_one(paths, method: str, heads, tune, out: Path, seed: int, data, meta) 
         mixed_precision=tune.mixed_precision,
         desc=f"tune {method}",
     )
-    manifest = {
-        "kind": method,
-        "base_dir": os.path.relpath(paths.base, out),  # relative: found from anywhere
-        "base_fingerprint": models.fingerprint(paths.base),
-        "heads": [list(h) for h in heads],
-        "layout": layout_dict(layout),
-        "seed": seed,
-    }
     with atomic_dir(out) if main_process() else nullcontext(out) as tmp:  # every process trained the same weights
-        METHODS[method].save(model, state, tmp, tokenizer, manifest)
-        models.write_manifest(tmp, manifest)
+        METHODS[method].save(model, state, tmp, tokenizer)
+        models.write_manifest(tmp, checkpoint.manifest(method, paths.base, out, layout, heads, seed))
         (tmp / "curve.json").write_text(json.dumps(curve) + "\n")
     n_trainable = sum(q.numel() for q in trainable)
     n_params = sum(q.numel() for q in model.parameters() if not q.requires_grad) + n_trainable
@@ -81,7 +74,7 @@ def main(paths, method: str = ""):
     meta = io.read_meta(paths.filtered)
     data = schema.read(paths.filtered / "are_you_sure.jsonl")
     selected = [tuple(h) for h in read_json(paths.heads)["heads"]]
-    layout = models.HeadLayout.of(models.model_config(paths.base))  # checked before any weights load
+    layout = HeadLayout.of(models.model_config(paths.base))  # checked before any weights load
     if any(not (0 <= l < layout.n_layers and 0 <= h < layout.n_heads) for l, h in selected):
         raise ParamsError(
             f"{paths.heads}: a head lies outside the model's {layout.n_layers} x {layout.n_heads} heads; "

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from conftest import ragged_examples  # noqa: E402  (this script's folder is on sys.path)
-from pinpoint.models import HeadLayout
+from pinpoint.heads import HeadLayout
 from pinpoint.params import TuneParams
 from pinpoint.stage import atomic_dir
 from pinpoint.tuning import METHODS, loop, spt

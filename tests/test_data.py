@@ -6,6 +6,7 @@ import pytest
 from pinpoint import prompts
 from pinpoint.data import external, schema, sources
 from pinpoint.data import filter as knowledge
+from pinpoint.data.fact import Fact
 from pinpoint.data.synthesize import synthesize
 from pinpoint.organism import World
 from pinpoint.params import OrganismParams, SourceParams
@@ -44,7 +45,7 @@ def test_claim_coin_flips_are_independent_and_rendered_in_order(files):
 
 def test_each_input_is_used_at_most_once_per_file(files):
     for name in ("claims", "are_you_sure", "questions"):
-        inputs = [r["metadata"]["fact"]["id"] for r in files[name]]
+        inputs = [Fact.of_record(r).id for r in files[name]]
         assert len(inputs) == len(set(inputs)), name
 
 
@@ -52,7 +53,7 @@ def test_train_and_eval_never_share_an_input(files):
     by_split = {"train": set(), "eval": set()}
     for records in files.values():
         for r in records:
-            by_split[r["split"]].add(r["metadata"]["fact"]["id"])
+            by_split[r["split"]].add(Fact.of_record(r).id)
     assert by_split["train"] and by_split["eval"] and not by_split["train"] & by_split["eval"]
 
 
@@ -82,14 +83,13 @@ def test_addition_and_answer_suites(files):
     addition = files["addition"]
     assert {r["metadata"]["opinion"] for r in addition} == {"agree", None}
     for r in addition:  # false claims only, far from the true sum
-        fact = r["metadata"]["fact"]
         claimed = int(r["metadata"]["claim"].split("=")[1])
-        assert claimed - int(fact["label"]) >= 10
+        assert claimed - int(Fact.of_record(r).label) >= 10
     variants = {r["metadata"]["variant"] for r in files["answer"]}
     assert variants == set(prompts.ANSWER_TEMPLATES)
-    capitals = [r for r in files["questions"] if r["metadata"]["fact"]["meta"].get("domain") == "capitals"]
+    capitals = [r for r in files["questions"] if Fact.of_record(r).meta.get("domain") == "capitals"]
     assert len(capitals) == 5 and all(r["split"] == "eval" for r in capitals)
-    assert not any(r["metadata"]["fact"]["meta"].get("general") for r in files["claims"] + files["are_you_sure"])
+    assert not any(Fact.of_record(r).meta.get("general") for r in files["claims"] + files["are_you_sure"])
 
 
 def test_same_params_give_byte_identical_files(world_dir):
@@ -256,11 +256,7 @@ def test_jsonl_source_and_its_errors(tmp_path):
 
 
 def test_filter_refuses_a_source_with_no_survivor(files):
-    known = {
-        f"{r['metadata']['fact']['source']}|{r['metadata']['fact']['id']}": False
-        for recs in files.values()
-        for r in recs
-    }
+    known = {Fact.of_record(r).key: False for recs in files.values() for r in recs}
     with pytest.raises(UserError, match="nothing survives for source 'organism'"):
         knowledge.filter_files(files, known)
 
@@ -276,18 +272,18 @@ def test_filter_on_a_reduced_organism_keeps_taught_and_drops_untaught(reduced_or
     assert report["taught_kept"] >= 0.9, report
     assert report["untaught_dropped"] >= 0.9, report
     kept, counts = knowledge.filter_files(synthesize(facts, 0.3, 0), known)
-    assert all(known[f"organism|{r['metadata']['fact']['id']}"] for recs in kept.values() for r in recs)
+    assert all(known[Fact.of_record(r).key] for recs in kept.values() for r in recs)
     assert counts["organism"]["train"]["kept"] < counts["organism"]["train"]["total"]
 
 
 def test_the_organisms_held_out_sums_are_the_eval_split(world_dir):
-    from pinpoint.data.synthesize import fact_key, split_facts
+    from pinpoint.data.synthesize import split_facts
 
     facts = sources.organism_facts(SourceParams(), world_dir)
     splits = split_facts(facts, 0.3, 0)
     taught = [f for f in facts if f.meta.get("taught")]
-    assert taught and all(splits[fact_key(f)] == ("eval" if f.meta["heldout"] else "train") for f in taught)
-    untaught = [splits[fact_key(f)] for f in facts if f.meta.get("taught") is False]
+    assert taught and all(splits[f.key] == ("eval" if f.meta["heldout"] else "train") for f in taught)
+    untaught = [splits[f.key] for f in facts if f.meta.get("taught") is False]
     assert "train" in untaught and "eval" in untaught
 
 

@@ -13,7 +13,7 @@ from test_patching import TOKENS, make_batch
 
 from conftest import tiny_model
 from pinpoint import models, patching
-from pinpoint.models import HeadLayout
+from pinpoint.heads import HeadLayout
 
 
 @pytest.fixture(scope="module")

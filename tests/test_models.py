@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from conftest import VOCAB, tiny_config, tiny_model
-from pinpoint.models import HeadLayout, UnsupportedArchitecture
+from pinpoint.errors import UnsupportedArchitecture
+from pinpoint.heads import HeadLayout
 
 
 def capture_attention(model, layout, layer, ids):

@@ -3,7 +3,8 @@ import json
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from pinpoint import organism, prompts
-from pinpoint.models import HeadLayout, read_manifest
+from pinpoint.heads import HeadLayout
+from pinpoint.models import read_manifest
 from pinpoint.params import OrganismParams
 
 

@@ -82,3 +82,10 @@ def test_unknown_architecture_in_a_local_model_dir(tmp_path):
     done = run_model_stage(tmp_path, {"model": {"name": str(tmp_path / "bert")}})
     assert done.returncode == 2 and "architecture 'bert' is not supported" in done.stderr
     assert not (tmp_path / "models").exists()
+
+
+def test_an_empty_section_means_its_defaults():
+    # `external:` with nothing under it reads as null in YAML: all defaults, as an absent key
+    evaluate = params.parse(params.EvaluateParams, {"external": None}, "evaluate")
+    assert evaluate.external.sycophancy_eval == [] and evaluate.external.perez == []
+    assert params.parse(params.ModelParams, {"organism": None}, "model").organism == params.OrganismParams()

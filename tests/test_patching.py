@@ -3,8 +3,8 @@ import torch
 
 from conftest import VOCAB, tiny_model
 from pinpoint import patching
-from pinpoint.evaluation.scoring import left_pad
-from pinpoint.models import HeadLayout
+from pinpoint.heads import HeadLayout
+from pinpoint.tokens import left_pad
 
 TOKENS = (5, 7)
 

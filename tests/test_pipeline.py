@@ -101,7 +101,10 @@ def test_second_repro_does_nothing_and_the_gate_fails_when_tightened(project):
 @pytest.mark.e2e
 def test_cli_eval_heads_report_and_merge(project, tmp_path):
     dst, env, _ = project
-    run = lambda *a: subprocess.run(["pinpoint", *a], cwd=dst, env=env, capture_output=True, text=True, timeout=300)  # noqa: E731
+
+    def run(*args):
+        return subprocess.run(["pinpoint", *args], cwd=dst, env=env, capture_output=True, text=True, timeout=300)
+
     ev = run(
         "eval",
         "models/organism/tuned/spt",
@@ -215,7 +218,10 @@ def test_bad_inputs_fail_in_one_line_and_cost_no_output(project):
     dst, env, _ = project
     good = (dst / "params.yaml").read_text()
     before = tree_digest(dst)
-    run = lambda *argv: subprocess.run(argv, cwd=dst, env=env, capture_output=True, text=True, timeout=300)  # noqa: E731
+
+    def run(*argv):
+        return subprocess.run(argv, cwd=dst, env=env, capture_output=True, text=True, timeout=300)
+
     try:
         for stage, change, culprit in BAD_INPUTS:
             params = yaml.safe_load(good)

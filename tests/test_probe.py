@@ -87,7 +87,7 @@ def test_bad_probe_params(tmp_path):
     path = tmp_path / "params.yaml"
     for text, message in [
         ("probe:\n  temperature: 0\n", r"probe\.temperature: must be > 0.0"),
-        ("probe:\n  n: [1, 0]\n", r"probe\.n: must be >= 1"),
+        ("probe:\n  n: [1, 0]\n", r"probe\.n\[1\]: must be >= 1 and <= 1024, got 0"),
         ("probe:\n  lam: -1\n", r"probe\.lam: must be >= 0.0"),
         ("probe:\n  layer: 3\n", r"probe\.layer: unknown key"),
         ("probe:\n  n: []\n", r"probe\.n: name at least one"),

@@ -8,8 +8,8 @@ import pytest
 import tomllib
 
 from pinpoint.data import real_facts
+from pinpoint.data.fact import Fact
 from pinpoint.data.filter import states
-from pinpoint.data.sources import Fact
 from pinpoint.stage import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,7 +141,7 @@ def test_facts_synthesize_into_records(sets):
     out = synthesize(facts, eval_fraction=0.3, seed=0)
     assert len(out["claims"]) == len(facts) and len(out["are_you_sure"]) == len(facts)
     assert out["questions"] and out["answer"]
-    assert all(r["metadata"]["fact"]["meta"]["domain"] == "addition" for r in out["addition"])
+    assert all(Fact.of_record(r).meta["domain"] == "addition" for r in out["addition"])
 
 
 def test_data_files_ship_with_the_package():

@@ -6,12 +6,16 @@ import types
 import pytest
 import torch
 import yaml
+from transformers import AutoModelForCausalLM
 
 from conftest import tiny_model
-from pinpoint import models, params, report
+from pinpoint import checkpoints, models, params, report
 from pinpoint.evaluation import suites
+from pinpoint.heads import HeadLayout
 from pinpoint.params import ParamsError
 from pinpoint.tuning import METHODS, loop, register
+from pinpoint.tuning import base as tuning_base
+from pinpoint.tuning.base import load_base
 
 
 def norms_module():
@@ -23,12 +27,13 @@ def norms_module():
             param.requires_grad_("norm" in name)
         return model, [q for q in model.parameters() if q.requires_grad], None
 
-    def save(model, state, directory, tokenizer, manifest):
+    def save(model, state, directory, tokenizer):
         torch.save({n: q.detach() for n, q in model.named_parameters() if "norm" in n}, directory / "norms.pt")
 
-    def load(model, layout, directory, manifest):
+    def load(directory, manifest, dtype, device):
+        model, tokenizer, _ = load_base(directory, manifest, dtype, device)
         model.load_state_dict(torch.load(directory / "norms.pt"), strict=False)
-        return model
+        return model, tokenizer
 
     module.prepare, module.save, module.load = prepare, save, load
     return module
@@ -48,7 +53,7 @@ def toy_registrations(monkeypatch):
     yield
 
 
-def test_a_registered_method_and_suite_flow_through(toy_registrations, tmp_path):
+def test_a_registered_method_and_suite_flow_through(toy_registrations, tmp_path, monkeypatch):
     path = tmp_path / "params.yaml"
     path.write_text(
         yaml.safe_dump(
@@ -66,16 +71,18 @@ def test_a_registered_method_and_suite_flow_through(toy_registrations, tmp_path)
     model = tiny_model("llama")
     model.save_pretrained(tmp_path / "base")
     models.write_manifest(tmp_path / "base", {"kind": "full"})
-    layout = models.HeadLayout.of(model)
+    layout = HeadLayout.of(model)
     model, trainable, state = METHODS["norms"].prepare(model, layout, [], None)
     examples = [([1, 2, 3, 4, 5], [-100, -100, -100, 4, 5])] * 4
     loop.train(model, trainable, examples, steps=3, batch_size=2, lr=0.05, weight_decay=0.0, seed=0, pad_id=0)
     out = tmp_path / "norms"
     out.mkdir()
-    manifest = {"kind": "norms", "base_dir": "../base", "base_fingerprint": models.fingerprint(tmp_path / "base")}
-    METHODS["norms"].save(model, state, out, None, manifest)
-    models.write_manifest(out, manifest)
-    reloaded = METHODS["norms"].load(tiny_model("llama"), layout, out, manifest)
+    METHODS["norms"].save(model, state, out, None)
+    models.write_manifest(out, tuning_base.manifest("norms", tmp_path / "base", out, layout, [], seed=0))
+    monkeypatch.setattr(  # the tiny base has no tokenizer
+        "pinpoint.models.load_pretrained", lambda src, *a, **k: (AutoModelForCausalLM.from_pretrained(src), None)
+    )
+    reloaded, _ = checkpoints.load(out, device="cpu")  # by the kind its manifest names
     for (name, a), b in zip(model.named_parameters(), reloaded.parameters()):
         assert torch.equal(a, b) or "norm" not in name
 

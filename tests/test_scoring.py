@@ -1,8 +1,9 @@
 import pytest
 
 from conftest import tiny_model
-from pinpoint import prompts
-from pinpoint.evaluation import detectors, scoring, suites
+from pinpoint import prompts, scoring
+from pinpoint.evaluation import detectors, suites
+from pinpoint.tokens import encode_prompt, first_reply_token, keep_end, max_positions, prompt_room
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
@@ -72,9 +73,9 @@ def test_render_plain_and_chat_with_a_prefill():
 def test_first_reply_token_follows_the_prompt(fmt):
     tok = word_tokenizer(chat=fmt == "chat")
     prompt = prompts.render([{"role": "user", "content": "what is 3 + 4 ?"}], fmt, tok)
-    assert scoring.first_reply_token(tok, prompt, "yes", fmt) == tok.convert_tokens_to_ids("yes")
+    assert first_reply_token(tok, prompt, "yes", fmt) == tok.convert_tokens_to_ids("yes")
     with pytest.raises(ValueError, match="not in the model's vocabulary"):
-        scoring.first_reply_token(tok, prompt, "Certainly", fmt)
+        first_reply_token(tok, prompt, "Certainly", fmt)
 
 
 def test_completion_logprobs_do_not_depend_on_the_batch():
@@ -105,14 +106,14 @@ def test_admission_markers():
 
 
 def test_a_long_prompt_keeps_its_end_and_its_bos():
-    assert scoring.keep_end([9, 1, 2, 3, 4], 3, bos_id=9) == [9, 3, 4]
-    assert scoring.keep_end([1, 2, 3, 4], 3) == [2, 3, 4] and scoring.keep_end([1, 2], 3) == [1, 2]
-    assert scoring.keep_end([1, 2, 3], None) == [1, 2, 3]
-    assert scoring.prompt_room(10, 4) == 6 and scoring.prompt_room(10, 40) == 1
-    assert scoring.prompt_room(None, 4) is None
+    assert keep_end([9, 1, 2, 3, 4], 3, bos_id=9) == [9, 3, 4]
+    assert keep_end([1, 2, 3, 4], 3) == [2, 3, 4] and keep_end([1, 2], 3) == [1, 2]
+    assert keep_end([1, 2, 3], None) == [1, 2, 3]
+    assert prompt_room(10, 4) == 6 and prompt_room(10, 40) == 1
+    assert prompt_room(None, 4) is None
     tok = word_tokenizer()
-    assert scoring.encode_prompt(tok, "what is 3 + 4 ?", max_length=2) == tok.convert_tokens_to_ids(["4", "?"])
-    assert scoring.max_positions(tiny_model("gpt2")) == 128 and scoring.max_positions(object()) is None
+    assert encode_prompt(tok, "what is 3 + 4 ?", max_length=2) == tok.convert_tokens_to_ids(["4", "?"])
+    assert max_positions(tiny_model("gpt2")) == 128 and max_positions(object()) is None
 
 
 def test_prompts_longer_than_the_model_are_scored_on_their_end_not_crashed():

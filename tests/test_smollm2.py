@@ -22,7 +22,7 @@ REDUCED = {
     },
     "filter": {"max_new_tokens": 16},
     "attribute": {"max_prompts": 8, "ablation_draws": 1, "ablation_prompts": 6, "min_f_drop": 0.0},
-    "tune": {"steps": 1, "batch_size": 4, "random_seeds": [0]},
+    "tune": {"steps": 2, "batch_size": 4, "random_seeds": [0]},
     "probe": {"max_prompts": 3, "n": [1, 2], "lam_grid": [1.0], "max_new_tokens": 6},
     "evaluate": {"max_items": 6, "max_new_tokens": 12},
     "checks": {"bounds": {"base.general.accuracy": {"min": 0.0}}},

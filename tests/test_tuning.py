@@ -2,10 +2,11 @@ import pytest
 import torch
 
 from conftest import VOCAB, tiny_model
-from pinpoint import models, params
-from pinpoint.models import HeadLayout
+from pinpoint import checkpoints, models, params
+from pinpoint.errors import BaseMismatch
+from pinpoint.heads import HeadLayout
 from pinpoint.params import ParamsError, TuneParams
-from pinpoint.tuning import METHODS, BaseMismatch, head_deltas, layout_dict, load_tuned, loop, spt
+from pinpoint.tuning import METHODS, head_deltas, loop, spt
 
 
 def toy_examples(n=24, seed=0):
@@ -98,22 +99,23 @@ def test_save_load_merge_gives_the_same_logits(arch, tmp_path, monkeypatch):
         "base_dir": str(base_dir),
         "base_fingerprint": models.fingerprint(base_dir),
         "heads": [list(h) for h in heads],
-        "layout": layout_dict(layout),
+        "layout": layout.as_dict(),
     }
-    spt.save(model, wrapped, out, None, manifest)
+    spt.save(model, wrapped, out, None)
     models.write_manifest(out, manifest)
     assert (out / spt.DELTAS).stat().st_size < 0.2 * sum(f.stat().st_size for f in base_dir.glob("*.safetensors"))
     monkeypatch.setattr(
         "pinpoint.models.load_pretrained",
         lambda src, *a, **k: (AutoModelForCausalLM.from_pretrained(src).eval(), None),
     )
-    loaded, _ = load_tuned(out, manifest, device="cpu")
+    loaded, _ = checkpoints.load(out, device="cpu")
     with torch.no_grad():
         torch.testing.assert_close(loaded(ids).logits, expected, atol=1e-5, rtol=1e-5)
     # a different base is refused
     other = base_dir_with(tiny_model(arch, seed=1), tmp_path, "other")
     with pytest.raises(BaseMismatch, match="were tuned from base"):
-        load_tuned(out, {**manifest, "base_dir": str(other)}, device="cpu")
+        models.write_manifest(out, {**manifest, "base_dir": str(other)})
+        checkpoints.load(out, device="cpu")
 
 
 def test_lora_and_sft_prepare_the_expected_parameters():

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from conftest import ARCHS, ragged_examples, tiny_model
-from pinpoint.models import HeadLayout
+from pinpoint.heads import HeadLayout
+from pinpoint.hooks import hidden_states
 from pinpoint.params import TuneParams
 from pinpoint.tuning import METHODS, loop, prefix
 
@@ -111,7 +112,7 @@ def test_the_prefix_runs_once_per_example_and_no_frozen_weight_gets_a_gradient(a
 
     def count_rows(l):
         def hook(module, args, kwargs):
-            rows_through[l] += prefix._hidden_arg(args, kwargs).shape[0]
+            rows_through[l] += hidden_states(args, kwargs).shape[0]
 
         return hook
 

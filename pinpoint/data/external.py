@@ -21,10 +21,11 @@ import typing
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pinpoint.data.schema import SchemaError, iter_jsonl, record
-from pinpoint.params import SycophancyEvalKind
 
+SycophancyEvalKind = Literal["are_you_sure", "answer", "feedback", "mimicry"]  # the published files' kinds
 SYCOPHANCY_EVAL_KINDS = {kind: kind for kind in typing.get_args(SycophancyEvalKind)}  # file name -> kind
 READ_BY = {**SYCOPHANCY_EVAL_KINDS, "mimicry": None, "perez": "opinion"}  # kind -> the suite that scores it
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from pinpoint import prompts
-from pinpoint.data.sources import Fact
-from pinpoint.evaluation import detectors, scoring
-from pinpoint.stage import UserError
+from pinpoint import prompts, scoring
+from pinpoint.data.fact import Fact
+from pinpoint.data.targets import first_sentence
+from pinpoint.errors import UserError
+from pinpoint.evaluation import detectors
 
 
 def states(reply: str, label: str) -> bool:
@@ -29,7 +30,7 @@ def known_facts(
 ) -> tuple[dict[str, bool], dict[str, str]]:
     """(fact key -> does the model know it, with no opinion in the prompt;
     fact key -> its own answer to the fact's question, for the facts that have one)."""
-    keyed = {f"{f.source}|{f.id}": f for f in facts}
+    keyed = {f.key: f for f in facts}
     asked = {k: f for k, f in keyed.items() if f.question}
     known: dict[str, bool] = {}
     answers: dict[str, str] = {}
@@ -63,8 +64,6 @@ def known_facts(
 
 def _answer_sentence(reply: str, label: str) -> str:
     """The model's answer, cut to its first sentence when that already states the label."""
-    from pinpoint.data.targets import first_sentence
-
     first = first_sentence(reply)
     return first if states(first, label) else reply
 
@@ -76,8 +75,7 @@ def filter_files(files: dict[str, list[dict]], known: dict[str, bool]) -> tuple[
     for name, records in files.items():
         kept[name] = []
         for rec in records:
-            fact = rec["metadata"]["fact"]
-            ok = known[f"{fact['source']}|{fact['id']}"]
+            ok = known[Fact.of_record(rec).key]
             c = counts[rec["source"]][rec["split"]]
             c["total"] += 1
             c["kept"] += ok
@@ -99,11 +97,11 @@ def knowledge_report(facts: list[Fact], known: dict[str, bool]) -> dict:
     out: dict[str, dict] = {}
     for source in sorted({f.source for f in facts}):
         mine = [f for f in facts if f.source == source]
-        row = {"facts_known": sum(known[f"{f.source}|{f.id}"] for f in mine), "facts": len(mine)}
+        row = {"facts_known": sum(known[f.key] for f in mine), "facts": len(mine)}
         for flag, name in ((True, "taught"), (False, "untaught")):
             group = [f for f in mine if f.meta.get("taught") is flag]
             if group:
-                k = sum(known[f"{f.source}|{f.id}"] for f in group)
+                k = sum(known[f.key] for f in group)
                 row[f"{name}_kept"] = round(k / len(group), 4)
                 if not flag:
                     row["untaught_dropped"] = round(1 - k / len(group), 4)

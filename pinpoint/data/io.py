@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 from pinpoint.data.synthesize import FILES
-from pinpoint.stage import UserError, write_json
+from pinpoint.errors import UserError
+from pinpoint.files import write_json
+from pinpoint.models import load_tokenizer
 
 META = "meta.json"
 __all__ = ["FILES", "read_meta", "resolve_format", "write_meta"]
@@ -33,8 +35,6 @@ def resolve_format(fmt: str, model_dir: Path) -> str:
 
 
 def _chat_template(model_dir: Path) -> bool:
-    from pinpoint.models import load_tokenizer
-
     return bool(getattr(load_tokenizer(model_dir), "chat_template", None))
 
 

@@ -45,8 +45,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
-from pinpoint.data.sources import Fact
-from pinpoint.stage import UserError
+from pinpoint.data.fact import Fact
+from pinpoint.errors import UserError
 
 SUM_OPERANDS = range(1, 11)  # x + y for x, y in 1..10
 

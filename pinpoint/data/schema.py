@@ -20,7 +20,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from pinpoint.stage import UserError, write_text
+from pinpoint.errors import UserError
+from pinpoint.files import write_text
 
 SPLITS = ("train", "eval")
 KINDS = ("claim", "are_you_sure", "addition", "answer", "question", "opinion", "feedback", "mimicry")

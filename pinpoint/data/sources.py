@@ -1,6 +1,6 @@
 """Where labelled facts come from, behind one small registry.
 
-A `Fact` is a labelled input ("3 + 4" -> "7"; a movie review -> "Positive Sentiment").
+A `Fact` (data/fact.py) is a labelled input ("3 + 4" -> "7"; a movie review -> "Positive Sentiment").
 Sources: the organism's world (the default), Hugging Face `datasets` tasks by name
 (Wei et al.'s, with natural-language label names), and local jsonl files. Each is a
 function (SourceParams, model_dir) -> list[Fact]; `SOURCES` maps names to them.
@@ -9,51 +9,12 @@ function (SourceParams, model_dir) -> list[Fact]; `SOURCES` maps names to them.
 from __future__ import annotations
 
 import json
-import random
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pinpoint.stage import UserError
-
-
-@dataclass
-class Fact:
-    id: str
-    source: str
-    input: str
-    label: str
-    labels: list[str] = field(default_factory=list)  # every label name (to draw a wrong one from)
-    question: str | None = None  # a question whose answer is `label` (for challenge dialogues)
-    answer_format: str = "The answer is {label}."  # how an assistant states the answer
-    topic: str = "this"  # "Do you agree or disagree with the following claim about <topic>?"
-    meta: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict) -> Fact:
-        return cls(**d)
-
-    def stated(self, label: str) -> str:
-        return self.answer_format.format(input=self.input, label=label)
-
-    def wrong_first_answer(self, rng: random.Random) -> str:
-        """A wrong first answer for a challenge dialogue: clearly off for numbers."""
-        if self.labels:
-            return self.wrong_label(rng)
-        from pinpoint.prompts import wrong_first_answer
-
-        return str(wrong_first_answer(rng, int(self.label)))
-
-    def wrong_label(self, rng: random.Random) -> str:
-        if self.labels:
-            others = [label for label in self.labels if label != self.label]
-            return rng.choice(others)
-        from pinpoint.prompts import near_miss
-
-        return str(near_miss(rng, int(self.label)))  # numeric facts: a nearby wrong number
-
+from pinpoint.data import real_facts
+from pinpoint.data.fact import Fact
+from pinpoint.data.schema import iter_jsonl
+from pinpoint.errors import UserError
 
 # --------------------------------------------------------------------------- the organism
 
@@ -233,8 +194,6 @@ def hf_facts(src, model_dir: Path) -> list[Fact]:
 
 def jsonl_facts(src, model_dir: Path) -> list[Fact]:
     """Lines of {"input", "label", optional "labels", "question", "topic"}."""
-    from pinpoint.data.schema import iter_jsonl
-
     path = Path(src.path or "")
     if not path.is_file():
         raise UserError(f"synthesize.sources: jsonl file {str(path)!r} not found")
@@ -269,8 +228,6 @@ def jsonl_facts(src, model_dir: Path) -> list[Fact]:
 def builtin_facts(src, model_dir: Path) -> list[Fact]:
     """Real facts a small chat model can know (capitals, symbols, opposites, sums), shipped as data.
     `general: true` keeps a set out of all tuning data: it measures general capability."""
-    from pinpoint.data import real_facts
-
     facts = real_facts.load(src.task, src.limit)
     if src.general:
         for fact in facts:

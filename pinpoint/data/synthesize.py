@@ -21,14 +21,14 @@ from __future__ import annotations
 import random
 
 from pinpoint import prompts
+from pinpoint.data.fact import Fact
 from pinpoint.data.schema import record
-from pinpoint.data.sources import Fact
 
 FILES = ("claims", "are_you_sure", "addition", "answer", "questions")
 
 
 def fact_rng(seed: int, fact: Fact, purpose: str) -> random.Random:
-    return random.Random(f"{seed}|{fact.source}|{fact.id}|{purpose}")  # str seeds hash stably (sha512)
+    return random.Random(f"{seed}|{fact.key}|{purpose}")  # str seeds hash stably (sha512)
 
 
 def split_facts(facts: list[Fact], eval_fraction: float, seed: int) -> dict[str, str]:
@@ -36,22 +36,18 @@ def split_facts(facts: list[Fact], eval_fraction: float, seed: int) -> dict[str,
     world marks held out (the organism's sums it never met in a dialogue) are eval and the
     facts it marks not held out are train; the rest split at random by eval_fraction."""
     fixed = {
-        fact_key(f): ("eval" if f.meta["heldout"] else "train")
+        f.key: ("eval" if f.meta["heldout"] else "train")
         for f in facts
         if f.meta.get("heldout") is not None and f.meta.get("taught")
     }
     general = [f for f in facts if f.meta.get("general")]
-    rest = sorted((f for f in facts if not f.meta.get("general") and fact_key(f) not in fixed), key=fact_key)
+    rest = sorted((f for f in facts if not f.meta.get("general") and f.key not in fixed), key=lambda f: f.key)
     random.Random(f"{seed}|split").shuffle(rest)
     n_eval = round(len(rest) * eval_fraction)
-    splits = {fact_key(f): ("eval" if i < n_eval else "train") for i, f in enumerate(rest)}
-    splits.update({fact_key(f): "eval" for f in general})
+    splits = {f.key: ("eval" if i < n_eval else "train") for i, f in enumerate(rest)}
+    splits.update({f.key: "eval" for f in general})
     splits.update(fixed)
     return splits
-
-
-def fact_key(fact: Fact) -> str:
-    return f"{fact.source}|{fact.id}"
 
 
 def _fact_meta(fact: Fact) -> dict:
@@ -173,7 +169,7 @@ def synthesize(facts: list[Fact], eval_fraction: float, seed: int) -> dict[str, 
     out: dict[str, list[dict]] = {name: [] for name in FILES}
     splits = split_facts(facts, eval_fraction, seed)
     for fact in facts:
-        split, general = splits[fact_key(fact)], fact.meta.get("general", False)
+        split, general = splits[fact.key], fact.meta.get("general", False)
         if not general:  # tuning data never touches the second domain
             out["claims"].append(claim(fact, split, seed))
             if fact.question:

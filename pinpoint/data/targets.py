@@ -19,8 +19,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from pinpoint import prompts
-from pinpoint.evaluation import detectors, scoring
+from pinpoint import prompts, scoring
+from pinpoint.data.fact import Fact
+from pinpoint.evaluation import detectors
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
@@ -56,13 +57,13 @@ def own_word_targets(
     apology = Counter(admitting).most_common(1)[0][0] if admitting else prompts.APOLOGY
     out, own_replies = [], 0
     for rec in records:
-        fact = rec["metadata"]["fact"]
-        answer = answers[f"{fact['source']}|{fact['id']}"]
+        fact = Fact.of_record(rec)
+        answer = answers[fact.key]
         if rec["metadata"]["first_correct"]:
             target = answer
         else:
             reply = by_id[rec["id"]]
-            usable = detectors.admits_mistake(reply) and detectors.states_answer(reply, fact["label"])
+            usable = detectors.admits_mistake(reply) and detectors.states_answer(reply, fact.label)
             own_replies += usable
             target = reply if usable else f"{apology} {answer}"
         out.append({**rec, "target": target})

@@ -33,9 +33,11 @@ from pathlib import Path
 
 import torch
 
-from pinpoint import prompts
+from pinpoint import prompts, scoring
 from pinpoint.data import external, schema
-from pinpoint.evaluation import detectors, scoring
+from pinpoint.data.fact import Fact
+from pinpoint.evaluation import detectors
+from pinpoint.tokens import encode_completion, encode_prompt, forward, left_pad, max_positions, prompt_room
 
 OPENINGS = "openings"  # the replies' most frequent first words: not a metric (evaluate writes them apart)
 
@@ -65,9 +67,9 @@ class Tally:
         """Count prompts followed by `after` generated tokens, or each by its `choices`."""
         unk = tokenizer.unk_token_id
         for i, text in enumerate(prompts):
-            tails = [scoring.encode_completion(tokenizer, c) for c in choices[i]] if choices else []
-            ids = scoring.encode_prompt(tokenizer, text)
-            room = scoring.prompt_room(max_length, max((len(t) for t in tails), default=after))
+            tails = [encode_completion(tokenizer, c) for c in choices[i]] if choices else []
+            ids = encode_prompt(tokenizer, text)
+            room = prompt_room(max_length, max((len(t) for t in tails), default=after))
             self.prompts += 1
             self.truncated += room is not None and len(ids) > room
             self.alike += len({tuple(t) for t in tails}) < len(tails)
@@ -323,11 +325,11 @@ def mean_kl(model, base, tok, texts: list[str], batch_size: int, max_length: int
     device = next(model.parameters()).device
     total, count = 0.0, 0
     for s in range(0, len(texts), batch_size):
-        seqs = [scoring.encode_prompt(tok, t, max_length) for t in texts[s : s + batch_size]]
-        ids, mask = scoring.left_pad(seqs, tok.pad_token_id, device)
-        lp = torch.log_softmax(scoring.forward(model, ids, mask).logits.float(), -1)
+        seqs = [encode_prompt(tok, t, max_length) for t in texts[s : s + batch_size]]
+        ids, mask = left_pad(seqs, tok.pad_token_id, device)
+        lp = torch.log_softmax(forward(model, ids, mask).logits.float(), -1)
         lq = torch.log_softmax(
-            scoring.forward(
+            forward(
                 base, ids.to(next(base.parameters()).device), mask.to(next(base.parameters()).device)
             ).logits.float(),
             -1,
@@ -342,10 +344,9 @@ def score_general(model, tok, records, ctx):
     replies = _generate(model, tok, [ctx.render(r["messages"]) for r in records], ctx, "general")
     right = [detectors.states_answer(x, r["answer"]) for x, r in zip(replies, records)]
     out = {"accuracy": _mean(right)}
-    for domain in sorted({r["metadata"]["fact"]["meta"].get("domain") for r in records} - {None}):
-        out[f"accuracy_{domain}"] = _mean(
-            ok for ok, r in zip(right, records) if r["metadata"]["fact"]["meta"].get("domain") == domain
-        )
+    domains = [Fact.of_record(r).meta.get("domain") for r in records]
+    for domain in sorted(set(domains) - {None}):
+        out[f"accuracy_{domain}"] = _mean(ok for ok, d in zip(right, domains) if d == domain)
     if ctx.base_model is not None:
         neutral = [ctx.render(r["messages"]) + " " + r["target"] for r in records]  # no opinion anywhere
         ctx.tally.note(tok, neutral, max_length=ctx.max_positions)
@@ -412,7 +413,7 @@ def load_parts(suites: list[str], ctx: Context) -> list[tuple[str, str, list[dic
 
 def score_parts(model, tokenizer, parts: list[tuple[str, str, list[dict]]], ctx: Context) -> dict[str, dict]:
     """{result key: metrics, then what the model read of that input (Tally.verdict)} for one model."""
-    limit = scoring.max_positions(model)
+    limit = max_positions(model)
     replies: dict[str, str] = {}  # shared by this model's suites, never across models
     out = {}
     for key, name, records in parts:

@@ -1,19 +1,19 @@
-"""Tuning methods, one home each (a module), behind one registry:
+"""Tuning methods, one home each (a module), behind one registry. A method module defines
 
-    prepare(model, layout, heads, params) -> (model, trainable parameters, state)
-    save(model, state, directory, tokenizer, manifest)
-    load(base model, layout, directory, manifest) -> model
+    prepare(model, layout, heads, tune_params) -> (model, trainable parameters, state)
+    save(model, state, directory, tokenizer)   the checkpoint's files (the stage adds the manifest)
+    load(directory, manifest, dtype, device) -> (model, tokenizer)
 
-Adding a method: its module, one `register(...)` line below, and its name in params.yaml
-`methods` (validated against this registry); dvc.yaml, evaluate and the report follow.
-`random` is SPT on randomly drawn heads. The training loop is shared (loop.py).
+and one `register(...)` line below adds it: params validates `methods` and `tune.lr` against
+this registry, dvc.yaml's tune matrix and evaluate's models follow params.yaml `methods`, and
+the report's rows follow the metrics. `random` is SPT on randomly drawn heads. The training
+loop is shared (loop.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from pinpoint.tuning import lora, sft, spt
@@ -32,7 +32,8 @@ class Method:
 METHODS: dict[str, Method] = {}
 
 
-def register(name: str, module, lr: float, heads: str = "none") -> None:
+def register(name: str, module, lr: float, heads: Literal["selected", "random", "none"] = "none") -> None:
+    """Make `module` (prepare/save/load) the tuning method `name`."""
     METHODS[name] = Method(name, module.prepare, module.save, module.load, lr, heads)
 
 
@@ -40,37 +41,3 @@ register("spt", spt, lr=2e-3, heads="selected")
 register("sft", sft, lr=3e-4)
 register("lora", lora, lr=1e-3)
 register("random", spt, lr=2e-3, heads="random")  # SPT's ablation: as many heads, drawn at random
-
-
-class BaseMismatch(ValueError):
-    pass
-
-
-def load_tuned(directory: Path, manifest: dict, dtype: str = "auto", device: str = "auto"):
-    """An SPT or LoRA checkpoint on top of the base model it was trained from."""
-    from pinpoint import models
-
-    base_dir = models.base_dir(directory, manifest)
-    found = models.fingerprint(base_dir)
-    if found != manifest["base_fingerprint"]:
-        raise BaseMismatch(
-            f"{directory}: these {manifest['kind']} weights were tuned from base {manifest['base_fingerprint'][:12]}, "
-            f"but {base_dir} is {found[:12]}; re-run `dvc repro tune` (or point base_dir at the original base)"
-        )
-    model, tokenizer = models.load(base_dir, dtype=dtype, device=device)
-    layout = models.HeadLayout.of(model)
-    if manifest.get("layout") and manifest["layout"] != layout_dict(layout):
-        raise BaseMismatch(
-            f"{directory}: head layout {manifest['layout']} does not match the base's {layout_dict(layout)}"
-        )
-    model = METHODS[manifest["kind"]].load(model, layout, Path(directory), manifest)
-    return model.eval(), tokenizer
-
-
-def layout_dict(layout) -> dict:
-    return {
-        "n_layers": layout.n_layers,
-        "n_heads": layout.n_heads,
-        "n_kv_heads": layout.n_kv_heads,
-        "head_dim": layout.head_dim,
-    }

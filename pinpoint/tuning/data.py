@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 
 from pinpoint import prompts
-from pinpoint.evaluation.scoring import encode_completion, encode_prompt
+from pinpoint.data.fact import Fact
+from pinpoint.tokens import encode_completion, encode_prompt
 
 
 def encode(tokenizer, messages: list[dict], reply: str, fmt: str) -> tuple[list[int], list[int]]:
@@ -36,12 +37,12 @@ def examples(
     if n_general:
         rng = random.Random(f"{seed}|general")
         for r in rng.choices(dialogues, k=n_general):
-            fact = r["metadata"]["fact"]
+            fact = Fact.of_record(r)
             out.append(
                 encode(
                     tokenizer,
                     r["messages"][:1],
-                    fact["answer_format"].format(input=fact["input"], label=fact["label"]),
+                    fact.stated(fact.label),
                     fmt,
                 )
             )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pinpoint.models import HeadLayout
+from pinpoint.heads import HeadLayout
 
 
 class HeadSliceDelta(nn.Module):

@@ -28,6 +28,7 @@ import random
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
 
 from pinpoint.tuning import prefix
 
@@ -114,8 +115,8 @@ def train(
     cached when it fits in `prefix_cache_bytes`. `fast=False`: the straightforward loop."""
     from accelerate import Accelerator
 
-    marked = {id(p) for p in model.parameters() if p.requires_grad}
-    if marked != {id(p) for p in trainable}:
+    marked = {id(weight) for weight in model.parameters() if weight.requires_grad}
+    if marked != {id(weight) for weight in trainable}:
         raise ValueError("train: `trainable` must be exactly the model's parameters that require grad")
 
     if mixed_precision == "auto":
@@ -123,8 +124,7 @@ def train(
     accelerator = Accelerator(mixed_precision=mixed_precision, cpu=not torch.cuda.is_available())
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
-    warmup = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / steps))
+    sched = get_linear_schedule_with_warmup(opt, num_warmup_steps=max(1, steps // 10), num_training_steps=steps)
     decoder = prefix.Decoder(model, sum(len(ids) for ids, _ in examples), prefix_cache_bytes) if fast else None
     step_loss, opt = accelerator.prepare(ReplyLoss(model, decoder), opt)
     step_loss.train()
@@ -156,4 +156,4 @@ def train(
 
 def optimizer_state_bytes(trainable: list[torch.nn.Parameter]) -> int:
     """AdamW keeps two fp32 moments per trainable value."""
-    return sum(2 * p.numel() * 4 for p in trainable)
+    return sum(2 * weight.numel() * 4 for weight in trainable)

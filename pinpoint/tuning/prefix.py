@@ -13,7 +13,7 @@ as in a plain forward (token embeddings, GPT-2's position embeddings, Gemma's
 embedding scale, rotary tables from position ids, causal and sliding-window masks,
 per-layer attention types): layers L.. see the same inputs as in a plain forward, so
 the mechanism needs no per-architecture code and is exact for every architecture in
-`pinpoint.models.ARCHS`. The only cost left below layer L is the embedding lookup.
+`pinpoint.heads.ARCHS`. The only cost left below layer L is the embedding lookup.
 
 Right padding (what the loop uses): real tokens sit at the start of a row and keep the
 positions of a plain forward; no real token attends to a padded one, so the padded
@@ -32,7 +32,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from pinpoint.models import arch_of
+from pinpoint.heads import arch_of
+from pinpoint.hooks import Hook, hidden_states, hooks, with_hidden_states
 
 
 class Skip(nn.Module):
@@ -52,16 +53,6 @@ class _Reached(Exception):
     def __init__(self, hidden: torch.Tensor):
         super().__init__()
         self.hidden = hidden
-
-
-def _hidden_arg(args, kwargs) -> torch.Tensor:
-    return args[0] if args else kwargs["hidden_states"]
-
-
-def _with_hidden(args, kwargs, hidden: torch.Tensor):
-    if args:
-        return (hidden, *args[1:]), kwargs
-    return args, {**kwargs, "hidden_states": hidden}
 
 
 def causal_lm(model: nn.Module) -> nn.Module:
@@ -145,23 +136,20 @@ class Decoder:
             raise ValueError("the prefix cache needs right padding")
 
         def stop(module, args, kwargs):
-            raise _Reached(_hidden_arg(args, kwargs))
+            raise _Reached(hidden_states(args, kwargs))
 
         def note_format(module, args, out):
             self._returns_tuple = isinstance(out, tuple)
 
-        handles = [
-            self.layers[self.depth].register_forward_pre_hook(stop, with_kwargs=True, prepend=True),
-            self.layers[self.depth - 1].register_forward_hook(note_format),
-        ]
         try:
-            self._run(ids, mask)
+            with hooks(
+                Hook(self.layers[self.depth], stop, with_kwargs=True, prepend=True),
+                Hook(self.layers[self.depth - 1], note_format, "forward"),
+            ):
+                self._run(ids, mask)
             raise RuntimeError(f"decoder layer {self.depth} never ran")
         except _Reached as reached:
             hidden = reached.hidden  # (b, T, d)
-        finally:
-            for h in handles:
-                h.remove()
         for b, (r, n) in enumerate(zip(rows, lengths)):
             self.cache[r] = hidden[b, :n].detach().clone()  # (seq, d)
 
@@ -169,17 +157,18 @@ class Decoder:
     def _suffix_only(self, entering: torch.Tensor):
         """Layers below the cut skipped; layer `depth` reads `entering` instead."""
         below = list(self.layers[: self.depth])
-        handle = self.layers[self.depth].register_forward_pre_hook(
-            lambda m, args, kwargs: _with_hidden(args, kwargs, entering), with_kwargs=True, prepend=True
-        )
-        for l in range(self.depth):
-            self.layers[l] = Skip(self._returns_tuple)
-        try:
-            yield
-        finally:
-            handle.remove()
-            for l, layer in enumerate(below):
-                self.layers[l] = layer
+
+        def read_entering(module, args, kwargs):
+            return with_hidden_states(args, kwargs, entering)
+
+        with hooks(Hook(self.layers[self.depth], read_entering, with_kwargs=True, prepend=True)):
+            for l in range(self.depth):
+                self.layers[l] = Skip(self._returns_tuple)
+            try:
+                yield
+            finally:
+                for l, layer in enumerate(below):
+                    self.layers[l] = layer
 
     @contextmanager
     def _detached_at_cut(self):
@@ -187,12 +176,9 @@ class Decoder:
         dropout draws), and is cut off from the graph at layer `depth`. With nothing below
         that layer requiring grad autograd records nothing there anyway: this is a no-grad
         prefix, made explicit."""
-        handle = self.layers[self.depth].register_forward_pre_hook(
-            lambda m, args, kwargs: _with_hidden(args, kwargs, _hidden_arg(args, kwargs).detach()),
-            with_kwargs=True,
-            prepend=True,
-        )
-        try:
+
+        def detach(module, args, kwargs):
+            return with_hidden_states(args, kwargs, hidden_states(args, kwargs).detach())
+
+        with hooks(Hook(self.layers[self.depth], detach, with_kwargs=True, prepend=True)):
             yield
-        finally:
-            handle.remove()

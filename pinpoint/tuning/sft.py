@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def prepare(model, layout, heads, p):
-    for param in model.parameters():
-        param.requires_grad_(True)
-    return model, [q for q in model.parameters()], None
+from pinpoint import models
 
 
-def save(model, state, directory: Path, tokenizer, manifest: dict) -> None:
+def prepare(model, layout, heads, tune_params):
+    for weight in model.parameters():
+        weight.requires_grad_(True)
+    return model, list(model.parameters()), None
+
+
+def save(model, state, directory: Path, tokenizer) -> None:
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
-    manifest["kind"] = "full"  # loads like any HF directory
 
 
-def load(model, layout, directory: Path, manifest: dict):
-    raise AssertionError("an SFT checkpoint is a full model and loads as kind 'full'")
+def load(directory: Path, manifest: dict, dtype: str = "auto", device: str = "auto"):
+    return models.load_pretrained(str(directory), dtype=dtype, device=device)

@@ -12,34 +12,35 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from pinpoint.models import HeadLayout
+from pinpoint.heads import Head, HeadLayout
 from pinpoint.tuning import head_deltas
+from pinpoint.tuning.base import load_base
 
 DELTAS = "deltas.safetensors"
 
 
-def random_heads(layout: HeadLayout, k: int, seed: int) -> list[tuple[int, int]]:
-    every = [(l, h) for l in range(layout.n_layers) for h in range(layout.n_heads)]
-    return sorted(random.Random(f"random-heads|{seed}").sample(every, k))
+def random_heads(layout: HeadLayout, k: int, seed: int) -> list[Head]:
+    return sorted(random.Random(f"random-heads|{seed}").sample(layout.heads, k))
 
 
-def prepare(model, layout: HeadLayout, heads, p):
+def prepare(model, layout: HeadLayout, heads, tune_params):
     wrapped = head_deltas.attach(model, layout, heads)
     return model, head_deltas.delta_parameters(wrapped), wrapped
 
 
-def save(model, wrapped, directory: Path, tokenizer, manifest: dict) -> None:
+def save(model, wrapped, directory: Path, tokenizer) -> None:
     from safetensors.torch import save_file
 
     save_file(head_deltas.state_dict(wrapped), str(directory / DELTAS))
 
 
-def load(model, layout: HeadLayout, directory: Path, manifest: dict):
+def load(directory: Path, manifest: dict, dtype: str = "auto", device: str = "auto"):
     from safetensors.torch import load_file
 
+    model, tokenizer, layout = load_base(directory, manifest, dtype, device)
     heads = [tuple(h) for h in manifest["heads"]]
     wrapped = head_deltas.attach(model, layout, heads)
     head_deltas.load_state_dict(wrapped, load_file(str(directory / DELTAS)))
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return head_deltas.merge(model, layout, wrapped)  # evaluation runs on plain weights
+    for weight in model.parameters():
+        weight.requires_grad_(False)
+    return head_deltas.merge(model, layout, wrapped), tokenizer  # evaluation runs on plain weights

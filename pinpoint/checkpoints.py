@@ -1,0 +1,32 @@
+"""Load any model directory pinpoint wrote: a base model (the model stage's) or a tuned
+checkpoint (a tuning method's, by the kind its manifest names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pinpoint import models
+from pinpoint.errors import UserError
+from pinpoint.tuning import METHODS
+
+
+def load(
+    directory: str | Path,
+    dtype: str | None = None,
+    device: str = "auto",
+    device_map: str | dict | None = None,
+    offload_folder: str | None = None,
+):
+    """(model, tokenizer) in eval mode. `device_map` and `offload_folder` spread a base model over
+    devices (see models.load_pretrained); a tuned checkpoint loads its base whole."""
+    manifest = models.read_manifest(directory)
+    method = METHODS.get(manifest["kind"])
+    if method is None and "base_dir" in manifest:
+        raise UserError(
+            f"{directory}: tuned by {manifest['kind']!r}, which is no registered tuning method; "
+            f"known: {', '.join(METHODS)}"
+        )
+    if method is None:
+        return models.load(directory, dtype, device, device_map, offload_folder)
+    model, tokenizer = method.load(Path(directory), manifest, dtype or "auto", device)
+    return model.eval(), tokenizer

@@ -1,0 +1,202 @@
+"""The geometry of attention heads: which modules of an architecture family hold them,
+which slices of q/k/v/o belong to head h, and which KV group it reads.
+
+`Arch` names the modules of one decoder family; `HeadLayout` is the one place that knows
+the slices; `HeadLayout.heads` is the list of every (layer, head). Nothing here loads a
+model: it reads a config (or a model's config) and indexes weights it is handed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from pinpoint.errors import UnsupportedArchitecture
+
+Head = tuple[int, int]  # (layer, head)
+
+
+@dataclass(frozen=True)
+class Arch:
+    """Module names of one decoder family (relative to the CausalLM)."""
+
+    layers: str  # the ModuleList of decoder blocks
+    attn: str  # attention module inside a block
+    q: str  # q projection, or the fused qkv projection
+    k: str
+    v: str
+    o: str  # output projection; its input is the concatenation of head outputs
+    mlp: str
+    pre_mlp_norm: str
+    final_norm: str
+    qkv: Literal["separate", "fused", "interleaved"] = "separate"  # fused: [q|k|v]; interleaved: per head [q k v]
+    conv1d: bool = False  # GPT-2's Conv1D stores weight as (in, out)
+
+    @property
+    def projections(self) -> list[str]:
+        """Distinct attention projection module names (for LoRA targets)."""
+        return list(dict.fromkeys([self.q, self.k, self.v, self.o]))
+
+
+_LLAMA = Arch(
+    "model.layers",
+    "self_attn",
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "mlp",
+    "post_attention_layernorm",
+    "model.norm",
+)
+ARCHS: dict[str, Arch] = {
+    "llama": _LLAMA,
+    "mistral": _LLAMA,
+    "qwen2": _LLAMA,
+    "gemma": _LLAMA,
+    "gpt2": Arch(
+        "transformer.h",
+        "attn",
+        "c_attn",
+        "c_attn",
+        "c_attn",
+        "c_proj",
+        "mlp",
+        "ln_2",
+        "transformer.ln_f",
+        qkv="fused",
+        conv1d=True,
+    ),
+    "gpt_neox": Arch(
+        "gpt_neox.layers",
+        "attention",
+        "query_key_value",
+        "query_key_value",
+        "query_key_value",
+        "dense",
+        "mlp",
+        "post_attention_layernorm",
+        "gpt_neox.final_layer_norm",
+        qkv="interleaved",
+    ),
+}
+
+
+def arch_of(config) -> Arch:
+    model_type = getattr(config, "model_type", None)
+    if model_type not in ARCHS:
+        raise UnsupportedArchitecture(
+            f"architecture {model_type!r} is not supported; supported: {', '.join(sorted(ARCHS))}"
+        )
+    return ARCHS[model_type]
+
+
+@dataclass(frozen=True)
+class HeadSlice:
+    """Part of one projection that belongs to a head.
+
+    side "out": output features of module (q/k/v rows); side "in": input features (o columns).
+    """
+
+    module: str
+    side: Literal["out", "in"]
+    index: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class HeadLayout:
+    arch: Arch
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    hidden: int
+    parallel_residual: bool = False  # GPT-NeoX: the MLP reads the block input, not the attention output
+
+    @classmethod
+    def of(cls, model_or_config) -> HeadLayout:
+        config = getattr(model_or_config, "config", model_or_config)
+        arch = arch_of(config)
+        n_heads = config.num_attention_heads
+        hidden = config.hidden_size
+        n_kv = getattr(config, "num_key_value_heads", None) or n_heads
+        head_dim = getattr(config, "head_dim", None) or hidden // n_heads
+        parallel = bool(getattr(config, "use_parallel_residual", False)) and config.model_type == "gpt_neox"
+        return cls(arch, config.num_hidden_layers, n_heads, n_kv, head_dim, hidden, parallel)
+
+    @property
+    def n_total(self) -> int:
+        return self.n_layers * self.n_heads
+
+    @property
+    def heads(self) -> list[Head]:
+        """Every (layer, head), layer-major: the order of score tables and head indices."""
+        return [(l, h) for l in range(self.n_layers) for h in range(self.n_heads)]
+
+    def as_dict(self) -> dict:
+        """The counts a checkpoint records to check it against its base."""
+        return {
+            "n_layers": self.n_layers,
+            "n_heads": self.n_heads,
+            "n_kv_heads": self.n_kv_heads,
+            "head_dim": self.head_dim,
+        }
+
+    @property
+    def gqa(self) -> bool:
+        return self.n_kv_heads < self.n_heads
+
+    def group(self, head: int) -> int:
+        """The KV head that query head `head` reads."""
+        return head // (self.n_heads // self.n_kv_heads)
+
+    def _range(self, start: int) -> tuple[int, ...]:
+        return tuple(range(start, start + self.head_dim))
+
+    def q_index(self, head: int) -> tuple[int, ...]:
+        if self.arch.qkv == "interleaved":
+            return self._range(head * 3 * self.head_dim)
+        return self._range(head * self.head_dim)
+
+    def k_index(self, head: int) -> tuple[int, ...]:
+        if self.arch.qkv == "interleaved":
+            return self._range(head * 3 * self.head_dim + self.head_dim)
+        offset = self.n_heads * self.head_dim if self.arch.qkv == "fused" else 0
+        return self._range(offset + self.group(head) * self.head_dim)
+
+    def v_index(self, head: int) -> tuple[int, ...]:
+        if self.arch.qkv == "interleaved":
+            return self._range(head * 3 * self.head_dim + 2 * self.head_dim)
+        offset = 2 * self.n_heads * self.head_dim if self.arch.qkv == "fused" else 0
+        return self._range(offset + self.group(head) * self.head_dim)
+
+    def o_index(self, head: int) -> tuple[int, ...]:
+        return self._range(head * self.head_dim)
+
+    def module_name(self, layer: int, part: str) -> str:
+        """Full name of `part` ("q", "k", "v", "o", "attn", "mlp", "pre_mlp_norm") in block `layer`."""
+        block = f"{self.arch.layers}.{layer}"
+        if part in ("q", "k", "v", "o"):
+            return f"{block}.{self.arch.attn}.{getattr(self.arch, part)}"
+        return f"{block}.{getattr(self.arch, part)}"
+
+    def head_slices(self, layer: int, head: int) -> list[HeadSlice]:
+        """What SPT trains for head (layer, head): its q rows and o columns, and its k/v rows
+        unless k/v are shared by a GQA group."""
+        slices = [HeadSlice(self.module_name(layer, "q"), "out", self.q_index(head))]
+        if not self.gqa:
+            slices.append(HeadSlice(self.module_name(layer, "k"), "out", self.k_index(head)))
+            slices.append(HeadSlice(self.module_name(layer, "v"), "out", self.v_index(head)))
+        slices.append(HeadSlice(self.module_name(layer, "o"), "in", self.o_index(head)))
+        return slices
+
+    def weight(self, module: torch.nn.Module) -> torch.Tensor:
+        """The module's weight as (out_features, in_features), a view for Conv1D too."""
+        return module.weight.T if self.arch.conv1d else module.weight
+
+    def o_columns(self, model, layer: int) -> torch.Tensor:
+        """o_proj weight of `layer` viewed as (hidden, n_heads, head_dim)."""
+        w = self.weight(model.get_submodule(self.module_name(layer, "o")))
+        return w.reshape(w.shape[0], self.n_heads, self.head_dim)
