@@ -10,15 +10,9 @@ from pinpoint.errors import UserError
 from pinpoint.tuning import METHODS
 
 
-def load(
-    directory: str | Path,
-    dtype: str | None = None,
-    device: str = "auto",
-    device_map: str | dict | None = None,
-    offload_folder: str | None = None,
-):
-    """(model, tokenizer) in eval mode. `device_map` and `offload_folder` spread a base model over
-    devices (see models.load_pretrained); a tuned checkpoint loads its base whole."""
+def load(directory: str | Path, dtype: str | None = None, device: str = "auto", **placement):
+    """(model, tokenizer) in eval mode. `placement` (device_map, offload_folder) spreads a base
+    model over devices (see models.load); a tuned checkpoint loads its base whole."""
     manifest = models.read_manifest(directory)
     method = METHODS.get(manifest["kind"])
     if method is None and "base_dir" in manifest:
@@ -27,6 +21,6 @@ def load(
             f"known: {', '.join(METHODS)}"
         )
     if method is None:
-        return models.load(directory, dtype, device, device_map, offload_folder)
+        return models.load(directory, dtype, device, **placement)
     model, tokenizer = method.load(Path(directory), manifest, dtype or "auto", device)
     return model.eval(), tokenizer
