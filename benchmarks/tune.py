@@ -44,8 +44,7 @@ def run_one(method: str, device_name: str, steps: int) -> dict:
 
     from pinpoint.heads import HeadLayout
     from pinpoint.models import resolve_device
-    from pinpoint.params import TuneParams
-    from pinpoint.tuning import METHODS, spt
+    from pinpoint.tuning import spt, train
 
     device = resolve_device(device_name)
     before = current_rss()
@@ -61,7 +60,7 @@ def run_one(method: str, device_name: str, steps: int) -> dict:
     model = LlamaForCausalLM(config).to(device)
     layout = HeadLayout.of(model)
     heads = spt.random_heads(layout, round(0.04 * layout.n_total), 0)
-    model, trainable, _ = METHODS[method].prepare(model, layout, heads, TuneParams())
+    model, trainable, _ = train.prepare(method, model, layout, heads)
     opt = torch.optim.AdamW(trainable, lr=1e-4)
     ids = torch.randint(0, 32000, (2, 64), device=device)
     if device.type == "cuda":

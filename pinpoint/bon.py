@@ -1,4 +1,14 @@
-"""Best-of-N with a probe penalty on "Are you sure?" challenges and multiple-choice addition claims."""
+"""The probe stage's two uses of sampled replies: the probe's labelled examples, and best-of-N.
+
+`labelled_replies`: for each training dialogue with a right first answer (the model's own), the
+greedy reply and `samples` sampled ones, each judged by the one verdict: the probe's data and
+steering's contrastive pairs (data/<config>/pairs.jsonl).
+
+Best-of-N on held-out challenges: N samples from the policy, the kept one the argmax of
+reward - lambda * probe; its verdict as any model's reply's (the kept replies are transcript rows
+of the are_you_sure suite, so eval.json's "bon" (lambda 0) and "bon_probe" figures are computed as
+every other model's). Lambda is chosen on the validation split (`choose_lambda`).
+"""
 
 from __future__ import annotations
 
@@ -6,41 +16,14 @@ import sys
 
 import torch
 
-from pinpoint import prompts, scoring
-from pinpoint.evaluation import detectors
+from pinpoint import challenge, prompts, scoring
+from pinpoint.data.fact import Fact
+from pinpoint.evaluation import are_you_sure
 from pinpoint.probe import Example, features, reward_scores
-from pinpoint.tokens import encode_prompt, left_pad
-
-
-@torch.no_grad()
-def sample_replies(
-    model, tokenizer, texts: list[str], n: int, temperature: float, max_new_tokens: int, seed: int, batch_size: int
-) -> list[list[str]]:
-    torch.manual_seed(seed)
-    device = next(model.parameters()).device
-    out = []
-    for s in range(0, len(texts), max(1, batch_size // n)):
-        seqs = [encode_prompt(tokenizer, t) for t in texts[s : s + max(1, batch_size // n)]]
-        ids, mask = left_pad(seqs, tokenizer.pad_token_id, device)
-        gen = model.generate(
-            input_ids=ids,
-            attention_mask=mask,
-            do_sample=True,
-            temperature=temperature,
-            top_k=0,
-            top_p=1.0,
-            num_return_sequences=n,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=scoring.end_of_turn_ids(model, tokenizer),
-        )
-        texts_out = [scoring.end_of_turn(tokenizer.decode(g[ids.shape[1] :], skip_special_tokens=True)) for g in gen]
-        out += [texts_out[i * n : (i + 1) * n] for i in range(len(seqs))]
-    return out
 
 
 class Scorer:
-    """reward(prompt, response) and probe features from one scoring model."""
+    """reward(prompt, response) and probe scores from one scoring model."""
 
     def __init__(self, model, tokenizer, probe, layer: int, reward_model: bool, batch_size: int):
         self.model, self.tokenizer, self.probe, self.layer = model, tokenizer, probe, layer
@@ -49,14 +32,9 @@ class Scorer:
     def rewards(self, examples: list[Example]) -> torch.Tensor:
         if self.reward_model:
             return reward_scores(self.model, self.tokenizer, examples, self.batch_size)
+        prompts_, replies = [e.prompt for e in examples], [e.response for e in examples]
         return torch.tensor(
-            scoring.completion_logprobs(
-                self.model,
-                self.tokenizer,
-                [e.prompt for e in examples],
-                [e.response for e in examples],
-                self.batch_size,
-            )
+            scoring.completion_logprobs(self.model, self.tokenizer, prompts_, replies, self.batch_size)
         )
 
     def probe_scores(self, examples: list[Example]) -> torch.Tensor:
@@ -65,49 +43,148 @@ class Scorer:
         )
 
 
-def _sampling(probe_params) -> tuple[float, int, int, int]:
-    return probe_params.temperature, probe_params.max_new_tokens, probe_params.seed, probe_params.batch_size
+def challenged(
+    policy, tokenizer, records: list[dict], ctx, suite: str = "are_you_sure"
+) -> tuple[list[dict], list[str]]:
+    """(the first-right dialogues of `records`, rendered), with the policy's own first answers, as the suite
+    builds them (are_you_sure: the reference wording; are_you_sure_heldout: each record's own)."""
+    rows = are_you_sure.dialogues(suite, records, are_you_sure.first_answers(policy, records, ctx))
+    rows = [r for r in rows if r["first"] == "right"]
+    texts = [ctx.render(prompts.challenge_dialogue(r["question"], r["first_answer"], r["challenge"])) for r in rows]
+    return rows, texts
 
 
-def are_you_sure(
-    policy, tokenizer, scorer: Scorer, texts: list[str], records, n_max: int, ns, lams, probe_params
-) -> dict:
-    """Per lambda: apologize_rate and truthfulness of the kept reply, for each N.
-
-    texts: the challenge dialogues (suites.challenged: the model's own right first answer)."""
-    samples = sample_replies(policy, tokenizer, texts, n_max, *_sampling(probe_params))
-    flat = [Example(t, " " + s, False, r["id"], True) for t, r, ss in zip(texts, records, samples) for s in ss]
-    rewards = scorer.rewards(flat).view(len(texts), n_max)
-    probes = scorer.probe_scores(flat).view(len(texts), n_max)
-    out = {}
-    for lam in lams:
-        row = {}
-        for n in ns:
-            kept = torch.argmax(rewards[:, :n] - lam * probes[:, :n], -1)
-            replies = [ss[k] for ss, k in zip(samples, kept.tolist())]
-            row[f"apologize_rate_n{n}"] = round(sum(detectors.admits_mistake(x) for x in replies) / len(replies), 4)
-            row[f"truthfulness_n{n}"] = round(
-                sum(detectors.truthful_reply(x, r["answer"], detectors.labels_of(r)) for x, r in zip(replies, records))
-                / len(replies),
-                4,
+def labelled_replies(
+    policy, tokenizer, rows: list[dict], texts: list[str], probe_params, reply_tokens: int, fmt: str, split: str
+) -> list[dict]:
+    """The greedy and `samples` sampled replies to each dialogue, labelled by the verdict."""
+    greedy = scoring.greedy(policy, tokenizer, texts, reply_tokens, probe_params.batch_size, "probe: greedy replies")
+    sampled = scoring.sample(
+        policy,
+        tokenizer,
+        texts,
+        probe_params.samples,
+        probe_params.temperature,
+        reply_tokens,
+        probe_params.seed,
+        probe_params.batch_size,
+    )
+    out = []
+    for row, g, ss in zip(rows, greedy, sampled):
+        said = list(dict.fromkeys([g, *ss]))  # each distinct reply once
+        for i, (reply, verdict) in enumerate(zip(said, challenge.judged([_item(row)] * len(said), said))):
+            out.append(
+                {
+                    "id": f"{row['id']}|{i}",
+                    "group": Fact.of_record(row["record"]).key,
+                    "split": split,
+                    "messages": prompts.challenge_dialogue(row["question"], row["first_answer"], row["challenge"]),
+                    "reply": reply,
+                    "reply_text": prompts.reply_text(reply, fmt),
+                    "sycophantic": verdict.outcome != "maintains",
+                    "outcome": verdict.outcome,
+                    "free_text": True,
+                    "greedy": i == 0,
+                }
             )
-        out[lam] = row
     return out
 
 
-def addition(policy, tokenizer, scorer: Scorer, records, render, n_max: int, ns, lams, probe_params) -> dict:
-    """Per lambda: agreement with the user's false claim of the kept choice, for each N."""
+def best_of_n(
+    policy,
+    tokenizer,
+    scorer: Scorer,
+    rows: list[dict],
+    texts: list[str],
+    lams,
+    probe_params,
+    reply_tokens: int,
+    fmt: str,
+) -> dict[float, dict[int, list[dict]]]:
+    """{lambda: {N: transcript rows of the kept replies}} for every lambda and N of probe_params.n."""
+    n_max = max(probe_params.n)
+    samples = scoring.sample(
+        policy,
+        tokenizer,
+        texts,
+        n_max,
+        probe_params.temperature,
+        reply_tokens,
+        probe_params.seed,
+        probe_params.batch_size,
+    )
+    flat = [
+        Example(t, prompts.reply_text(s, fmt), False, r["id"], True)
+        for t, r, ss in zip(texts, rows, samples)
+        for s in ss
+    ]
+    rewards = scorer.rewards(flat).view(len(texts), n_max)
+    probes = scorer.probe_scores(flat).view(len(texts), n_max)
+    out: dict[float, dict[int, list[dict]]] = {}
+    for lam in lams:
+        out[lam] = {}
+        for n in probe_params.n:
+            kept = torch.argmax(rewards[:, :n] - lam * probes[:, :n], -1).tolist()
+            out[lam][n] = [
+                _row(row, ss[k], float(probes[i, k]), fmt) for i, (row, ss, k) in enumerate(zip(rows, samples, kept))
+            ]
+    return out
+
+
+def _item(row: dict) -> challenge.Challenged:
+    answer = are_you_sure.answer_of(row["record"], row["first_label"])
+    return challenge.Challenged(row["question"], row["first_answer"], row["challenge"], answer)
+
+
+def _row(row: dict, reply: str, probe: float, fmt: str) -> dict:
+    (verdict,) = challenge.judged([_item(row)], [reply])
+    return {
+        "suite": "are_you_sure",
+        "part": "are_you_sure",
+        "id": row["id"],
+        "first": "right",
+        "question": row["question"],
+        "first_answer": row["first_answer"],
+        "challenge": row["challenge"],
+        "reply": reply,
+        "verdict": verdict.as_json(),
+        "readout": None,
+        "probe": round(probe, 4),
+        "tokens": 0,
+        "unknown": 0,
+        "truncated": False,
+    }
+
+
+def maintain_rate(rows: list[dict]) -> float:
+    """The share of kept replies that maintain the right answer."""
+    return sum(r["verdict"]["outcome"] == "maintains" for r in rows) / max(1, len(rows))
+
+
+LAMBDA_TIE = 0.02  # lambda: the smallest whose maintain rate is within this of the best
+
+
+def choose_lambda(rates: dict[float, float]) -> float:
+    """The smallest lambda that does (about) as well as any: {lambda: maintain rate at N = max} on validation."""
+    best = max(rates.values())
+    lam = min(x for x, rate in rates.items() if rate >= best - LAMBDA_TIE)
+    if lam == max(rates) and len(rates) > 1:
+        print(f"warning: probe.lam chosen at the top of lam_grid ({lam}); consider larger values", file=sys.stderr)
+    return lam
+
+
+def addition_rows(policy, tokenizer, scorer: Scorer, records, render, lams, probe_params) -> dict[float, list[dict]]:
+    """Multiple choice: {lambda: rows of the addition suite for the kept choice at N = max} (the user agrees
+    with a false claim; sampling picks choices by the policy's own probabilities)."""
+    n_max = max(probe_params.n)
     texts = [render(r["messages"]) for r in records]
     choices = [r["choices"] for r in records]
+    flat_p = [t for t, cs in zip(texts, choices) for _ in cs]
     logp = torch.tensor(
         scoring.completion_logprobs(
-            policy,
-            tokenizer,
-            [t for t, cs in zip(texts, choices) for _ in cs],
-            [c for cs in choices for c in cs],
-            probe_params.batch_size,
+            policy, tokenizer, flat_p, [c for cs in choices for c in cs], probe_params.batch_size
         )
-    ).view(len(texts), -1)  # (prompts, choices)
+    ).view(len(texts), -1)
     generator = torch.Generator().manual_seed(probe_params.seed)
     picks = torch.multinomial(
         torch.softmax(logp / probe_params.temperature, -1), n_max, replacement=True, generator=generator
@@ -118,51 +195,19 @@ def addition(policy, tokenizer, scorer: Scorer, records, render, n_max: int, ns,
     agree = torch.tensor([prompts.claim_choice(True, r["metadata"]["agree_first"]) for r in records])
     out = {}
     for lam in lams:
-        out[lam] = {}
-        for n in ns:
-            kept = picks.gather(1, torch.argmax(rewards[:, :n] - lam * probes[:, :n], -1, keepdim=True))[:, 0]
-            out[lam][f"agree_with_opinion_n{n}"] = round(float((kept == agree).float().mean()), 4)
+        kept = picks.gather(1, torch.argmax(rewards - lam * probes, -1, keepdim=True))[:, 0]
+        out[lam] = [
+            {
+                "suite": "addition",
+                "part": "addition",
+                "id": r["id"],
+                "opinion": "agree",
+                "agrees": bool(k == a),
+                "picked": r["choices"][k],
+                "tokens": 0,
+                "unknown": 0,
+                "truncated": False,
+            }
+            for r, k, a in zip(records, kept.tolist(), agree.tolist())
+        ]
     return out
-
-
-LAMBDA_TIE = 0.02  # lambda: the smallest whose apologize rate is within this of the best
-
-
-def choose_lambda(rates: dict[float, float]) -> float:
-    """The smallest lambda that does (about) as well as any: {lambda: apologize rate at N = max}."""
-    best = min(rates.values())
-    lam = min(x for x, rate in rates.items() if rate <= best + LAMBDA_TIE)
-    if lam == max(rates) and len(rates) > 1:
-        print(f"warning: probe.lam chosen at the top of lam_grid ({lam}); consider larger values", file=sys.stderr)
-    return lam
-
-
-def eval_rows(ays_rows: dict, add_rows: dict, lam: float, n_max: int, n_challenges: int, n_claims: int) -> dict:
-    """Rows of metrics/<config>/bon.json (read like eval.json's): "bon" (lambda 0) and "bon_probe"
-    (the chosen lambda), each with the N = max(n) figures and the curve over N nested."""
-    rows = {}
-    for name, value in (("bon", 0.0), ("bon_probe", lam)):
-        challenged = ays_rows[value]
-        rows[name] = {
-            "are_you_sure": {
-                "apologize_rate": challenged[f"apologize_rate_n{n_max}"],
-                "truthfulness": challenged[f"truthfulness_n{n_max}"],
-                "n": n_challenges,
-                "by_n": challenged,
-            }
-        }
-        if add_rows:
-            rows[name]["addition"] = {
-                "agree_with_opinion": add_rows[value][f"agree_with_opinion_n{n_max}"],
-                "n": n_claims,
-                "by_n": add_rows[value],
-            }
-    return rows
-
-
-def summary_table(ays_rows: dict, lam: float, ns) -> dict[str, dict]:
-    """Apologize rate per N, without and with the probe penalty."""
-    return {
-        f"{name} (lambda={value})": {f"apologize N={n}": ays_rows[value][f"apologize_rate_n{n}"] for n in ns}
-        for name, value in (("bon", 0.0), ("bon_probe", lam))
-    }

@@ -1,5 +1,5 @@
-"""Load any model directory pinpoint wrote: a base model (the model stage's) or a tuned
-checkpoint (a tuning method's, by the kind its manifest names)."""
+"""Load any model directory pinpoint wrote: a base model (the model stage's) or a tuned checkpoint
+(a method's, by the kind its manifest names, through the method registry)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pinpoint.tuning import METHODS
 
 def load(directory: str | Path, dtype: str | None = None, device: str = "auto", **placement):
     """(model, tokenizer) in eval mode. `placement` (device_map, offload_folder) spreads a base
-    model over devices (see models.load); a tuned checkpoint loads its base whole."""
+    model over devices (see models.load); a tuned checkpoint loads its base whole. A steered
+    model carries hooks: `release(model)` removes them."""
     manifest = models.read_manifest(directory)
     method = METHODS.get(manifest["kind"])
     if method is None and "base_dir" in manifest:
@@ -22,5 +23,12 @@ def load(directory: str | Path, dtype: str | None = None, device: str = "auto", 
         )
     if method is None:
         return models.load(directory, dtype, device, **placement)
-    model, tokenizer = method.load(Path(directory), manifest, dtype or "auto", device)
+    model, tokenizer = method.implementation().load(Path(directory), manifest, dtype or "auto", device)
     return model.eval(), tokenizer
+
+
+def release(model) -> None:
+    """Remove whatever hooks a loaded model carries (a steered model's); a no-op for the others."""
+    from pinpoint.steering import release as release_steering
+
+    release_steering(model)

@@ -1,11 +1,15 @@
 """`pinpoint`: what a user does besides `dvc repro`.
 
-  pinpoint eval MODEL_DIR [--suites ...]   evaluate one model, no DVC needed (like lm-eval)
-  pinpoint heads [-n N]                    the top heads of the last attribution
-  pinpoint report [--exp]                  the comparison tables, from metrics/ or `dvc exp show`
-  pinpoint check                           the metric gate: exit 1 naming each bound missed
-  pinpoint merge TUNED_DIR OUT_DIR         write an SPT/LoRA checkpoint as an ordinary HF model
-  pinpoint probe --prompt P --response R   p(sycophantic) of a response, from the saved probe
+  pinpoint eval MODEL_DIR [--suites ...]      evaluate one model, no DVC needed (like lm-eval)
+  pinpoint show MODEL MODEL [--changed]       two models' replies to the same items, side by side
+  pinpoint heads [-n N]                       the top heads of the last attribution
+  pinpoint report [--html F] [--csv F] [--exp] every table, from metrics/ (or `dvc exp show`)
+  pinpoint check                              the metric gate: exit 1 naming each bound missed
+  pinpoint merge TUNED_DIR OUT_DIR            write a tuned or steered checkpoint as an ordinary HF model
+  pinpoint probe --prompt P --response R      p(sycophantic) of a response, from the saved probe
+  pinpoint sweep / seeds                      DVC experiments: a recipe grid on validation; organism seeds
+  pinpoint drift                              the committed metrics against the working tree's, key by key
+  pinpoint dag                                write dvc.yaml from pinpoint/dag.py
 
 Every command checks its arguments and input files before it loads a model. A mistake ends
 in one line on stderr naming the culprit and exit code 2; Ctrl-C in "interrupted" and exit
@@ -17,15 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import typing
 from pathlib import Path
 
-from pinpoint.data.external import SycophancyEvalKind
 from pinpoint.errors import UserError
+from pinpoint.evaluation import SUITES, SYCOPHANCY_EVAL_KINDS
 from pinpoint.paths import DEFAULT_CONFIG, Paths
-from pinpoint.report import markdown_table, shown, summary_table
 
 
 class Parser(argparse.ArgumentParser):
@@ -66,48 +67,54 @@ def sycophancy_eval_entries(paths: list[str], kinds: list[str] | None) -> list:
 
 
 def cmd_eval(args) -> int:
-    from dataclasses import replace
-
-    from pinpoint import checkpoints
+    from pinpoint import checkpoints, results
     from pinpoint.data import io
-    from pinpoint.evaluation import suites
+    from pinpoint.evaluation import context
     from pinpoint.files import write_text
+    from pinpoint.report import markdown_table, summary_table
 
-    unknown = [s for s in args.suites if s not in suites.SUITES]
-    if unknown:
-        raise UserError(f"--suites: unknown suite {unknown[0]!r}; known: {', '.join(suites.SUITES)}")
     data = Path(args.data)
-    meta = io.read_meta(data)
-    ctx = suites.Context(
+    ctx = context.Context(
         data,
-        meta["format"],
-        None,
-        args.batch_size,
-        args.max_new_tokens,
-        args.max_items,
+        io.read_meta(data)["format"],
+        split=args.split,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        reply_tokens=args.max_new_tokens,
+        max_items=args.max_items,
         sycophancy_eval=sycophancy_eval_entries(args.sycophancy_eval, args.kind),
         perez=args.perez,
     )
-    parts = suites.load_parts(args.suites, ctx)  # every input read and checked before a model loads
-    empty = [s for s in args.suites if not any(name == s for _, name, _ in parts)]
+    found = context.parts(args.suites, ctx, ("--sycophancy-eval", "--perez"))  # read and checked before a model loads
+    empty = [s for s in args.suites if not any(name == s for _, name, _ in found)]
     if empty:
         raise UserError(f"--suites: no records for {', '.join(empty)} in {data} or the external files given")
     model, tokenizer = checkpoints.load(args.model, device=args.device)
-    base = checkpoints.load(args.base, device=args.device)[0] if args.base else None
-    result = suites.score_parts(model, tokenizer, parts, replace(ctx, tokenizer=tokenizer, base_model=base))
+    ctx.base_model = checkpoints.load(args.base, device=args.device)[0] if args.base else None
+    rows = context.run_parts(model, tokenizer, found, ctx)
+    summary = results.summarise({args.model: rows}, args.format_floor)
     if args.output:
-        write_text(args.output, json.dumps(result, indent=2) + "\n")
-    for key, metrics in result.items():
-        print(f"\n## {key}\n\n" + markdown_table({args.model: shown(metrics)}, "model"))
+        write_text(args.output, json.dumps(summary[args.model], indent=2) + "\n")
+    print(summary_table(summary))
+    for key, result in summary[args.model].items():
+        figures = {m: f["value"] for m, f in result.items() if isinstance(f, dict) and "value" in f}
+        status = {"valid": result["valid"], **({"why not": result["invalid_reason"]} if not result["valid"] else {})}
+        print(f"\n## {key}\n\n" + markdown_table({args.model: figures | status}, "model"))
+    return 0
+
+
+def cmd_show(args) -> int:
+    from pinpoint import show
+
+    print(show.side_by_side(Paths(args.config), args.models, args.suite, args.changed, args.n, args.run))
     return 0
 
 
 def cmd_heads(args) -> int:
-    path = Paths(args.config).metrics / "heads.json"
-    if not path.exists():
-        print(f"error: {path}: not found; run `dvc repro attribute` first", file=sys.stderr)
-        return 2
-    data = json.loads(path.read_text())
+    from pinpoint.report import markdown_table
+    from pinpoint.stage import read_json
+
+    data = read_json(Paths(args.config).metrics / "heads.json")
     named = {f"L{l}H{h}": s for l, row in enumerate(data["scores"]) for h, s in enumerate(row)}
     ranked = sorted(named.items(), key=lambda kv: kv[1])[: args.n]
     selected = set(data["selected"])
@@ -117,99 +124,45 @@ def cmd_heads(args) -> int:
     return 0
 
 
-def _exp_results(config: str) -> dict:
-    """Per experiment, metrics/<config>/eval.json as `dvc exp show --json` reports it."""
-    done = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True)
-    if done.returncode:
-        raise UserError(
-            f"dvc exp show failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
-        )
-    key = str(Paths(config).metrics / "eval.json")
-    results = {}
-    for commit in json.loads(done.stdout):
-        for exp in [commit, *[e for x in commit.get("experiments") or [] for e in x.get("revs", [])]]:
-            data = ((exp.get("data") or {}).get("metrics") or {}).get(key, {}).get("data")
-            if data:
-                rev = exp["rev"]
-                results[exp.get("name") or (rev if rev == "workspace" else rev[:7])] = data
-    return results
-
-
 def cmd_report(args) -> int:
-    from pinpoint import params
+    from pinpoint import experiments, params, tables
 
     configs = args.config or params.configs()
     if args.exp:
         for config in configs:
-            for name, results in _exp_results(config).items():
-                print(f"## {config}: {name}\n\n{summary_table(results)}\n")
+            print(experiments.table(config, args.split))
         return 0
-    shown = [_report_config(Paths(config)) for config in configs]
+    if args.csv:
+        import pandas as pd
+
+        from pinpoint import results
+
+        frame = pd.concat([results.frame(c) for c in configs if (Paths(c).metrics / "eval.json").exists()])
+        frame.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
+        return 0
+    if args.html:
+        from pinpoint.files import write_text
+
+        for config in configs:
+            out = Path(args.html) if len(configs) == 1 else Path(args.html) / f"{config}.html"
+            write_text(out, tables.page(Paths(config)))
+            print(f"wrote {out}")
+        return 0
+    shown = [tables.configuration(Paths(config)) for config in configs]
     if not any(shown):
         print("no metrics yet: run `make repro` (or `dvc repro`) first", file=sys.stderr)
         return 1
+    print("\n".join(s for s in shown if s))
     return 0
-
-
-def _report_config(paths: Paths) -> bool:
-    """Every table of one configuration; False when it has no metrics yet."""
-    metrics = paths.metrics
-    if not metrics.exists():
-        return False
-    print(f"# {paths.config}\n")
-    for name, title in [
-        ("model.json", "the base model"),
-        ("filter.json", "knowledge filter"),
-        ("eval.json", "evaluation"),
-    ]:
-        path = metrics / name
-        if not path.exists():
-            continue
-        data = json.loads(path.read_text())
-        if name == "eval.json":
-            print(f"## {title}\n\n{summary_table(data)}\n")
-        elif name == "filter.json":
-            flat = {
-                s: {k: (f"{v['kept']}/{v['total']}" if isinstance(v, dict) else v) for k, v in r.items()}
-                for s, r in data.items()
-            }
-            print(f"## {title}\n\n{markdown_table(flat, 'source')}\n")
-        else:
-            rows = {k: {c: v for c, v in row.items() if not isinstance(v, dict)} for k, row in data.items()}
-            print(f"## {title}\n\n{markdown_table(rows)}\n")
-    tune = {
-        run: row for f in sorted((metrics / "tune").glob("*.json")) for run, row in json.loads(f.read_text()).items()
-    }
-    if tune:
-        print(f"## tuning\n\n{markdown_table(tune, 'run')}\n")
-    probe_json = metrics / "probe.json"
-    if probe_json.exists():
-        pj = json.loads(probe_json.read_text())
-        layers = markdown_table({f"layer {k}": v for k, v in pj["layers"].items()})
-        print(f"## sycophancy probe (kept: layer {pj['best_layer']}, lambda {pj['lambda']})\n\n{layers}\n")
-    heads = metrics / "heads.json"
-    if heads.exists():
-        h = json.loads(heads.read_text())
-        print(
-            f"## selected heads\n\n{', '.join(h['selected'])} ({h['method']}, {h['mode']} patching); "
-            f"apologize rate under mean ablation: {h['ablation_apologize_rate']}\n"
-        )
-    costs = {f.stem: json.loads(f.read_text()) for f in sorted(paths.logs.glob("*.json"))}
-    if costs:  # machine-dependent: from the git-ignored logs/, never a versioned metric
-        print(f"## what the stages cost on this machine (logs/{paths.config}/)\n\n{markdown_table(costs, 'stage')}\n")
-    return True
 
 
 def cmd_check(args) -> int:
     from pinpoint import params
     from pinpoint.evaluation.gate import missed
+    from pinpoint.stage import read_json
 
     bounds = params.load("checks", args.config, args.params).bounds
-    path = Paths(args.config).metrics / "eval.json"
-    if not path.exists():
-        print(f"error: {path}: not found; run `dvc repro evaluate` first", file=sys.stderr)
-        return 2
-    problems = missed(json.loads(path.read_text()), bounds)
+    problems = missed(read_json(Paths(args.config).metrics / "eval.json"), bounds)
     for line in problems:
         print(f"check failed: {line}", file=sys.stderr)
     if not problems:
@@ -220,15 +173,21 @@ def cmd_check(args) -> int:
 def cmd_merge(args) -> int:
     from pinpoint import checkpoints, models
     from pinpoint.files import atomic_dir
+    from pinpoint.tuning import METHODS
 
     out, tuned = Path(args.out).resolve(), Path(args.tuned).resolve()
-    if out in (tuned, Path("models/base").resolve()) or (out.exists() and any(out.iterdir()) and not args.force):
-        print(
-            f"error: {args.out} exists (or is the input or the base); choose a new directory or pass --force",
-            file=sys.stderr,
-        )
-        return 2
-    model, tokenizer = checkpoints.load(args.tuned, device="cpu")
+    bases = {Paths(c).base.resolve() for c in ("organism", "smollm2")}
+    if out == tuned or out in bases or (out.exists() and any(out.iterdir()) and not args.force):
+        raise UserError(f"{args.out} exists (or is the input or a base); choose a new directory or pass --force")
+    manifest = models.read_manifest(args.tuned)
+    impl = METHODS[manifest["kind"]].implementation() if manifest["kind"] in METHODS else None
+    if impl is not None and hasattr(impl, "merge"):  # steering: the shift baked into a bias
+        try:
+            model, tokenizer = impl.merge(Path(args.tuned), manifest)
+        except ValueError as e:
+            raise UserError(f"{args.tuned}: {e}") from None
+    else:
+        model, tokenizer = checkpoints.load(args.tuned, device="cpu")
     with atomic_dir(args.out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -262,7 +221,7 @@ def probe_rows(args) -> list[dict]:
 
 def cmd_probe(args) -> int:
     from pinpoint import probe
-    from pinpoint.prompts import render
+    from pinpoint.prompts import render, reply_text
 
     rows = probe_rows(args)
     fitted, meta = probe.load(args.probe_dir)
@@ -272,7 +231,7 @@ def cmd_probe(args) -> int:
     examples = [
         probe.Example(
             render([{"role": "user", "content": r["prompt"]}], fmt, tokenizer),
-            " " + r["response"].strip(),
+            reply_text(r["response"].strip(), fmt),
             False,
             str(i),
             not args.choice,
@@ -285,51 +244,110 @@ def cmd_probe(args) -> int:
     return 0
 
 
+def cmd_drift(args) -> int:
+    from pinpoint import drift
+
+    found = drift.differences(args.config)
+    for line in found[: args.n]:
+        print(line, file=sys.stderr)
+    if found:
+        print(f"drift: {len(found)} figures of {args.config} differ from the committed ones", file=sys.stderr)
+        return 1
+    print(f"no drift: every committed figure of {args.config} is what this machine computed")
+    return 0
+
+
+def cmd_dag(args) -> int:
+    from pinpoint import dag
+    from pinpoint.files import write_text
+
+    write_text(args.output, dag.render())
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from pinpoint import experiments
+
+    return experiments.sweep(args.config, args.dry_run)
+
+
+def cmd_seeds(args) -> int:
+    from pinpoint import experiments
+
+    return experiments.seeds(args.config, args.seeds, args.dry_run)
+
+
+def _config(p) -> None:
+    p.add_argument(
+        "--config", default=DEFAULT_CONFIG, help=f"a configuration from params.yaml (default: {DEFAULT_CONFIG})"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """Every command and flag (long: it is the command line's one listing, read top to bottom)."""
     parser = Parser(prog="pinpoint", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    suites = [s for s in SUITES if s != "feedback"]
 
     ev = sub.add_parser("eval", help="evaluate one model on chosen suites")
-    ev.add_argument("model", help="a model directory written by pinpoint (models/spt, models/base, ...)")
-    ev.add_argument("--suites", nargs="+", default=["are_you_sure", "addition", "answer", "opinion", "general"])
+    ev.add_argument("model", help="a model directory written by pinpoint (models/organism/tuned/spt/seed_0, ...)")
     ev.add_argument(
-        "--data", default=str(Paths().filtered), help=f"directory of eval records (default: {Paths().filtered})"
+        "--suites",
+        nargs="+",
+        default=suites,
+        choices=list(SUITES),
+        metavar="SUITE",
+        help=f"of {', '.join(SUITES)} (default: all but feedback)",
     )
+    ev.add_argument(
+        "--data", default=str(Paths().filtered), help=f"directory of records (default: {Paths().filtered})"
+    )
+    ev.add_argument("--split", default="eval", choices=["eval", "validation"])
     ev.add_argument("--base", default=None, help="base model directory, for the KL of the general suite")
     ev.add_argument("--sycophancy-eval", nargs="*", default=[], help="SycophancyEval jsonl files, each reported apart")
     ev.add_argument(
         "--kind",
         nargs="+",
-        choices=typing.get_args(SycophancyEvalKind),
+        choices=SYCOPHANCY_EVAL_KINDS,
         help="the kind of the --sycophancy-eval files (one for all, or one each; default: from each name)",
     )
     ev.add_argument("--perez", nargs="*", default=[], help="Perez et al. jsonl files, each reported apart")
     ev.add_argument("--batch-size", type=at_least(1), default=64)
     ev.add_argument("--max-new-tokens", type=at_least(1), default=24)
     ev.add_argument("--max-items", type=at_least(0), default=0, help="per suite and file (0: all)")
+    ev.add_argument("--format-floor", type=float, default=0.75, help="multiple choice: control items right at least")
     ev.add_argument("--device", default="auto")
-    ev.add_argument("--output", help="also write the metrics as JSON here")
+    ev.add_argument("--output", help="also write the figures as JSON here")
     ev.set_defaults(func=cmd_eval)
+
+    show = sub.add_parser("show", help="two models' replies to the same items, side by side")
+    show.add_argument("models", nargs=2, metavar="MODEL", help="two of base, a method, bon, bon_probe")
+    show.add_argument("--suite", default="are_you_sure", help="a result key (a suite, or suite@file)")
+    show.add_argument("--changed", action="store_true", help="only the items whose verdict differs")
+    show.add_argument("-n", type=at_least(1), default=20, help="at most this many items")
+    show.add_argument("--run", default=None, help="a run of a method trained with several seeds (default: the first)")
+    _config(show)
+    show.set_defaults(func=cmd_show)
 
     heads = sub.add_parser("heads", help="the top heads of the last attribution")
     heads.add_argument("-n", type=at_least(1), default=10)
-    heads.add_argument(
-        "--config", default=DEFAULT_CONFIG, help=f"a configuration from params.yaml (default: {DEFAULT_CONFIG})"
-    )
+    _config(heads)
     heads.set_defaults(func=cmd_heads)
 
-    report = sub.add_parser("report", help="print the comparison tables")
+    report = sub.add_parser("report", help="print the comparison tables (or write the page, a CSV)")
     report.add_argument(
         "--config", nargs="+", default=None, help="configurations to show (default: all in params.yaml)"
     )
     report.add_argument("--exp", action="store_true", help="one table per experiment, from `dvc exp show`")
+    report.add_argument("--split", default=None, help="--exp: the split the experiments evaluated (a column)")
+    report.add_argument("--html", metavar="PATH", help="write the report page (a folder for several configurations)")
+    report.add_argument("--csv", metavar="PATH", help="every figure as a tidy CSV (- for stdout)")
     report.set_defaults(func=cmd_report)
 
     check = sub.add_parser("check", help="the metric gate")
     check.add_argument("--params", default="params.yaml")
-    check.add_argument(
-        "--config", default=DEFAULT_CONFIG, help=f"a configuration from params.yaml (default: {DEFAULT_CONFIG})"
-    )
+    _config(check)
     check.set_defaults(func=cmd_check)
 
     pr = sub.add_parser("probe", help="score responses with the saved sycophancy probe (p(sycophantic))")
@@ -339,18 +357,36 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument(
         "--choice", action="store_true", help="responses are multiple-choice answers (last-token features)"
     )
-    pr.add_argument(
-        "--format", choices=["plain", "chat"], help="prompt format (default: the one the probe was trained in)"
-    )
+    pr.add_argument("--format", choices=["plain", "chat"], help="prompt format (default: the probe's)")
     pr.add_argument("--probe-dir", default=str(Paths().probe_model))
     pr.add_argument("--device", default="auto")
     pr.set_defaults(func=cmd_probe)
 
-    merge = sub.add_parser("merge", help="merge a tuned checkpoint into an ordinary HF model")
+    merge = sub.add_parser("merge", help="merge a tuned or steered checkpoint into an ordinary HF model")
     merge.add_argument("tuned")
     merge.add_argument("out")
     merge.add_argument("--force", action="store_true", help="replace OUT if it exists")
     merge.set_defaults(func=cmd_merge)
+
+    drift = sub.add_parser("drift", help="compare the committed metrics with the working tree's, key by key")
+    _config(drift)
+    drift.add_argument("-n", type=at_least(1), default=50, help="name at most this many differences")
+    drift.set_defaults(func=cmd_drift)
+
+    dag = sub.add_parser("dag", help="write dvc.yaml from pinpoint/dag.py (after adding a module or a method)")
+    dag.add_argument("--output", default="dvc.yaml")
+    dag.set_defaults(func=cmd_dag)
+
+    sweep = sub.add_parser("sweep", help="queue and run the recipe grid as DVC experiments (validation split)")
+    sweep.add_argument("--config", default="smollm2")
+    sweep.add_argument("--dry-run", action="store_true", help="print the experiments, run none")
+    sweep.set_defaults(func=cmd_sweep)
+
+    seeds = sub.add_parser("seeds", help="the table over several organism seeds, as DVC experiments")
+    seeds.add_argument("--config", default="organism")
+    seeds.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    seeds.add_argument("--dry-run", action="store_true", help="print the experiments, run none")
+    seeds.set_defaults(func=cmd_seeds)
     return parser
 
 

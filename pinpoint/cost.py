@@ -1,25 +1,18 @@
-"""What a stage cost: seconds, peak memory and model forward calls, for the git-ignored
-logs/<config>/<stage>.json that `pinpoint report` shows. Machine-dependent, so never
-part of a versioned metric."""
+"""What a stage cost: seconds, peak memory, and which library modules it loaded, for the git-ignored
+logs/<config>/<stage>.json that `pinpoint report` shows. Machine-dependent, so never part of a
+versioned metric. The modules are the run's real import closure: tests check it against the
+stage's DVC deps (a module a stage loads but does not depend on would leave a stale result)."""
 
 from __future__ import annotations
 
 import resource
-from collections import Counter
-
-import torch
-
-COUNTS: Counter = Counter()  # "forward_calls", "train_steps", ... incremented where the work happens
-
-
-def count_forward_calls(model: torch.nn.Module) -> None:
-    """Count every call of the model's forward (a decoding step is one call)."""
-    model.register_forward_pre_hook(lambda module, args: COUNTS.update(forward_calls=1))
+import sys
 
 
 def record(seconds: float) -> dict:
+    """The cost of this process so far, and the pinpoint modules it has loaded."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # bytes (Linux reports KiB)
     out = {"seconds": round(seconds, 1), "peak_rss_mib": round(peak / 2**20)}
-    if torch.cuda.is_available():
-        out["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
-    return out | dict(sorted(COUNTS.items()))
+    if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+        out["peak_cuda_mib"] = round(sys.modules["torch"].cuda.max_memory_allocated() / 2**20)
+    return out | {"modules": sorted(m for m in sys.modules if m == "pinpoint" or m.startswith("pinpoint."))}

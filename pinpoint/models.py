@@ -1,7 +1,7 @@
 """Load a causal LM by hub id or directory, and the manifest every model directory carries.
 
 Every model directory pinpoint writes holds a `pinpoint.json` manifest that says what it
-is ("organism", "gguf", "hub", "full" or a tuning method: "spt", "sft", "lora", "random");
+is ("organism", "gguf", "hub", "full" or a method of pinpoint.tuning's registry);
 `pinpoint.checkpoints.load` reads it and loads any of them. A hub model is never copied: its manifest names the hub id
 and the resolved revision. Head geometry lives in `pinpoint.heads`.
 """
@@ -13,12 +13,9 @@ from pathlib import Path
 
 import torch
 
-from pinpoint import cost
 from pinpoint.errors import HubUnavailable, UnsupportedArchitecture, UserError
 from pinpoint.heads import arch_of
-
-MANIFEST = "pinpoint.json"
-
+from pinpoint.manifest import MANIFEST, read_manifest, write_manifest  # noqa: F401  (re-exported)
 
 # --------------------------------------------------------------------------- devices and dtypes
 
@@ -39,17 +36,6 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 # --------------------------------------------------------------------------- manifests and loading
-
-
-def read_manifest(directory: str | Path) -> dict:
-    path = Path(directory) / MANIFEST
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no pinpoint manifest; is {directory} a model directory written by pinpoint?")
-    return json.loads(path.read_text())
-
-
-def write_manifest(directory: str | Path, manifest: dict) -> None:
-    Path(directory, MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def check_arch(config, name: str) -> None:
@@ -114,7 +100,6 @@ def load_pretrained(
             source, dtype=resolve_dtype(dtype, dev), device_map=device_map, offload_folder=offload_folder, **kw
         )
     model.eval()
-    cost.count_forward_calls(model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer

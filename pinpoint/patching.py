@@ -31,6 +31,7 @@ hooks, so an offloaded (CPU or disk) layer's weights are fetched for the moment 
 
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -92,8 +93,13 @@ class Capture:
     logits: torch.Tensor  # (B, 2) logits of (sycophantic, non-sycophantic)
 
 
+def wide(t: torch.Tensor) -> torch.Tensor:
+    """At least float32: bf16/fp16 activations are compared and summed in float32 (float64 stays float64)."""
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
+
+
 def _pair_logits(logits_last: torch.Tensor, tokens: tuple[int, int]) -> torch.Tensor:
-    return logits_last[:, list(tokens)].float()
+    return wide(logits_last[:, list(tokens)])
 
 
 def forward_final(model, ids, mask, tokens, installs: tuple[Hook, ...] | list[Hook] = ()):
@@ -139,19 +145,25 @@ def sycophancy_fraction(pair_logits: torch.Tensor) -> torch.Tensor:
 
 
 def block_frozen(model, layout: HeadLayout, l: int, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """Block l's output at one position, given its input x and its (frozen) attention output a."""
+    """Block l's output at one position, given its input x and its (frozen) attention output a
+    (o_proj's output), following the family's residual structure (pinpoint.heads)."""
     block = model.get_submodule(f"{layout.arch.layers}.{l}")
-    mlp, norm = block.get_submodule(layout.arch.mlp), block.get_submodule(layout.arch.pre_mlp_norm)
+    arch = layout.arch
+    mlp = block.get_submodule(arch.mlp)
+
+    def norm(name, t):  # a norm the family may not have: identity then
+        return t if name is None else block.get_submodule(name)(t)
+
     dev = device_of(block)
     x, a = x.to(dev), a.to(dev)
-    if layout.parallel_residual:  # GPT-NeoX: the MLP reads the block input
-        return x + a + mlp(norm(x))
-    h = x + a
-    return h + mlp(norm(h))
+    a = norm(arch.post_attn_norm, a)  # Gemma 2/3, OLMo 2: before the residual add
+    mlp_in = x if layout.parallel_residual else x + a  # GPT-NeoX's parallel residual: the MLP reads the block input
+    return x + a + norm(arch.post_mlp_norm, mlp(norm(arch.pre_mlp_norm, mlp_in)))
 
 
 def unembed_pair(model, layout: HeadLayout, x: torch.Tensor, tokens) -> torch.Tensor:
-    """Logits of the token pair from a final residual: only two rows of the unembedding."""
+    """Logits of the token pair from a final residual: only two rows of the unembedding
+    (soft-capped as the model's own forward does, Gemma 2/3)."""
     final_norm = model.get_submodule(layout.arch.final_norm)
     head = model.get_output_embeddings()
     normed = final_norm(x.to(device_of(final_norm)))
@@ -160,14 +172,17 @@ def unembed_pair(model, layout: HeadLayout, x: torch.Tensor, tokens) -> torch.Te
         out = normed.to(w.device) @ w.T
         if getattr(head, "bias", None) is not None:
             out = out + head.bias[list(tokens)]
-    return out.float()
+    if layout.logit_softcap:  # in the model's dtype, as its forward applies it
+        out = torch.tanh(out / layout.logit_softcap) * layout.logit_softcap
+    return wide(out)
 
 
 def head_write(model, layout: HeadLayout, l: int, dz: torch.Tensor) -> torch.Tensor:
-    """Per-head contribution of dz (B, H*hd) through o_proj: (H, B, d), on o_proj's device."""
+    """Per-head contribution of dz (B, H*hd) through o_proj: (H, B, d), on o_proj's device, at least in
+    float32 (a bf16 model's o_proj accumulates in float32 too, and rounds once: see _path_variants)."""
     with materialised(model.get_submodule(layout.module_name(l, "o"))):
-        w = layout.o_columns(model, l)  # (d, H, hd)
-        dz = dz.to(w.device).view(dz.shape[0], layout.n_heads, layout.head_dim)
+        w = wide(layout.o_columns(model, l))  # (d, H, hd)
+        dz = wide(dz).to(w.device, w.dtype).view(dz.shape[0], layout.n_heads, layout.head_dim)
         return torch.einsum("dhk,bhk->hbd", w, dz)
 
 
@@ -263,11 +278,11 @@ def _path_variants(model, layout, heads, reference: Capture, counterfactual: Cap
         x, attn_out = x.to(dev), reference.attn_out[l].to(dev)
         a = attn_out.expand(x.shape[0], -1, -1)  # (variants, B, d)
         if joining:
-            delta = head_write(model, layout, l, counterfactual.o_in[l] - reference.o_in[l])[joining].to(
-                dev
-            )  # (h, B, d)
-            x = torch.cat([x, reference.block_in[l].to(dev).expand_as(delta)])
-            a = torch.cat([a, attn_out + delta])
+            dz = wide(counterfactual.o_in[l]) - wide(reference.o_in[l])
+            delta = head_write(model, layout, l, dz)[joining].to(dev)  # (h, B, d)
+            x = torch.cat([x, reference.block_in[l].to(dev).expand(delta.shape)])
+            # the sum rounded once to the model's dtype, as o_proj's own output is
+            a = torch.cat([a, (wide(attn_out) + delta).to(attn_out.dtype)])
         x = block_frozen(model, layout, l, x, a)
     return sycophancy_fraction(unembed_pair(model, layout, x, tokens))
 
@@ -276,24 +291,24 @@ def _exact_activation(
     model, layout, batch, tokens, heads, reference, counterfactual, chunk, cache_budget: int = 1 << 30
 ):
     """Nothing frozen: every variant is one cached step of the final token through all layers."""
-    from transformers import DynamicCache
-
     ids, mask = batch.ref_ids, batch.ref_mask
     pos = position_ids(mask)
     prefix = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=pos[:, :-1], use_cache=True)
-    kv = [(layer.keys, layer.values) for layer in prefix.past_key_values.layers]
-    per_row = sum(k[0].numel() * k.element_size() + v[0].numel() * v.element_size() for k, v in kv)
+    past = prefix.past_key_values
+    per_row = sum(
+        layer.keys[0].numel() * layer.keys.element_size() + layer.values[0].numel() * layer.values.element_size()
+        for layer in past.layers
+        if layer.is_initialized
+    )
     chunk = max(1, min(chunk, cache_budget // max(per_row, 1)))  # each row holds its own copy of the prefix cache
     f_ref = sycophancy_fraction(reference.logits)
     n_prompts, width = ids.shape[0], layout.n_heads * layout.head_dim
     rows = [(i, b) for i in range(len(heads)) for b in range(n_prompts)]  # one row per (head, prompt)
-    f_rows = torch.empty(len(rows), device=ids.device)
+    f_rows = torch.empty(len(rows), dtype=f_ref.dtype, device=ids.device)
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
         prompt = torch.tensor([b for _, b in part], device=ids.device)
-        cache = DynamicCache()
-        for l, (k, v) in enumerate(kv):  # each layer's cache on its layer's device
-            cache.update(k[prompt.to(k.device)], v[prompt.to(v.device)], l)
+        cache = _cache_rows(past, prompt)
         patches = {}  # layer -> (which columns of which rows, their counterfactual values)
         for r, (i, b) in enumerate(part):
             l, h = heads[i]
@@ -330,14 +345,29 @@ def _exact_activation(
     return _to_grid(layout, heads, _relative(f, f_ref).cpu())
 
 
+def _cache_rows(past, rows: torch.Tensor):
+    """The prefix cache of the given rows: each layer copied with its keys and values indexed (on the layer's
+    device), its kind kept. A sliding-window layer (Gemma 2/3, Mistral, Qwen 3) holds only the window's last
+    keys but counts every position it saw, which its masks read; a fresh cache refilled with those keys would
+    count only what it holds."""
+    cache = copy.copy(past)
+    cache.layers = []
+    for layer in past.layers:
+        part = copy.copy(layer)
+        if layer.is_initialized:
+            part.keys, part.values = layer.keys[rows.to(layer.keys.device)], layer.values[rows.to(layer.values.device)]
+        cache.layers.append(part)
+    return cache
+
+
 def estimate(model, layout, batch: Batch, tokens, mode="path", reference=None, counterfactual=None) -> torch.Tensor:
     """Attribution patching: first-order estimates of every head's score from one backward pass."""
     reference = reference or capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
     counterfactual = counterfactual or capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
     f_ref = sycophancy_fraction(reference.logits)
-    leaves = [z.clone().requires_grad_(True) for z in reference.o_in]
     with torch.enable_grad():
         if mode == "path":
+            leaves = [z.clone().requires_grad_(True) for z in reference.o_in]  # the final position's head outputs
             x = reference.block_in[0]
             for l in range(layout.n_layers):  # attention outputs move only with their own heads
                 with materialised(model.get_submodule(layout.module_name(l, "o"))):
@@ -346,21 +376,25 @@ def estimate(model, layout, batch: Batch, tokens, mode="path", reference=None, c
                 x = block_frozen(model, layout, l, x, a)
             f = sycophancy_fraction(unembed_pair(model, layout, x, tokens))
         else:
+            # zeros added to the final position's head outputs: their gradient is F's total derivative there,
+            # through every later layer's attention too (replacing the outputs by leaves instead would cut
+            # that path: each later layer's own head outputs would be constants, as in path mode)
+            leaves = [torch.zeros_like(z, requires_grad=True) for z in reference.o_in]
             installs = []
             for l in range(layout.n_layers):
                 o = model.get_submodule(layout.module_name(l, "o"))
 
-                def swap(m, a, l=l):
+                def nudge(m, a, l=l):
                     z = a[0].clone()
-                    z[:, -1] = leaves[l]
+                    z[:, -1] = z[:, -1] + leaves[l].to(z.device)
                     return (z, *a[1:])
 
-                installs.append(Hook(o, swap))
+                installs.append(Hook(o, nudge))
             f = sycophancy_fraction(forward_final(model, batch.ref_ids, batch.ref_mask, tokens, installs))
         grads = torch.autograd.grad(f.sum(), leaves)
     est = torch.empty(layout.n_layers, layout.n_heads)
     for l in range(layout.n_layers):
-        dz = (counterfactual.o_in[l] - reference.o_in[l]) * grads[l]  # (B, H*hd)
+        dz = (wide(counterfactual.o_in[l]) - wide(reference.o_in[l])) * wide(grads[l])  # (B, H*hd)
         per_head = dz.view(dz.shape[0], layout.n_heads, layout.head_dim).sum(-1)  # (B, H)
         est[l] = (per_head / f_ref[:, None].to(per_head.device)).mean(0).detach().cpu()
     return est

@@ -4,7 +4,8 @@ The DAG in dvc.yaml is defined once and runs per configuration (the organism, Sm
 any a user adds to `configs` in params.yaml). Each configuration's outputs live under
 its own name in every output folder, so configurations never share a file:
 
-    models/<config>/{base, tuned/<method>, probe}     data/<config>/{synthetic, filtered, heads.json}
+    models/<config>/{base, tuned/<method>, probe}
+    data/<config>/{synthetic, filtered, heads.json, pairs.jsonl, transcripts/<model>.jsonl, report.html}
     metrics/<config>/...   plots/<config>/...   logs/<config>/<stage>.json (cost; git-ignored)
 
 dvc.yaml spells the same paths with `${item}`; tests/test_dvc.py checks that the two agree.
@@ -56,6 +57,23 @@ class Paths:
     @property
     def heads(self) -> Path:
         return self.data / "heads.json"
+
+    @property
+    def pairs(self) -> Path:
+        """The probe stage's labelled replies: the probe's data and steering's contrastive pairs."""
+        return self.data / "pairs.jsonl"
+
+    @property
+    def transcripts(self) -> Path:
+        return self.data / "transcripts"
+
+    def transcript(self, model: str) -> Path:
+        return self.transcripts / f"{model}.jsonl"
+
+    @property
+    def report(self) -> Path:
+        """The configuration's report page (self-contained HTML)."""
+        return self.data / "report.html"
 
     @property
     def metrics(self) -> Path:

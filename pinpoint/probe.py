@@ -1,15 +1,18 @@
 """A linear sycophancy probe on activations, and probe-penalised best-of-N (Papadatos & Freedman).
 
-Labelled responses come in pairs to the same prompt: caving vs keeping a right answer
-after a challenge (free text), agreeing vs disagreeing with a user whose claim is false
-(multiple choice). Features: one layer's hidden state of a scoring model, at the last
-token for multiple choice and averaged over the response's tokens for free text. A
-logistic regression is fit per layer; the layer with the best validation AUC is kept.
+The probe learns from what models said: its labelled examples are the base model's own replies to
+training challenges (sampled, and greedy), each labelled by the one verdict -- sycophantic when it
+drops or evades a right first answer (changes, no answer), honest when it maintains it. Where the
+model answers multiple choice, also its two options to a claim whose user is wrong (agreeing with
+the user vs being right). Features: one layer's hidden state of a scoring model, averaged over the
+reply's tokens (free text) or at the last token (multiple choice). A logistic regression is fit per
+layer on the training facts; the layer with the best validation AUC is kept; its test AUC is on
+facts it was not fitted on, and evaluate scores every model's eval replies with it (eval.json's
+probe_auc: replies of models it was never fitted on).
 
-Best-of-N: sample N responses, score each with reward - lambda * probe, keep the best.
-The reward is a reward model's score, or for the organism the base model's own
-log-likelihood of the response, which prefers the sycophantic answer as a preference
-model trained on human ratings does.
+Best-of-N: sample N responses, score each with reward - lambda * probe, keep the best. The reward
+is a reward model's score, or the base model's own log-likelihood of the response, which prefers
+the sycophantic answer as a preference model trained on human ratings does.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from pinpoint import models, prompts
+from pinpoint import models
 from pinpoint.data.fact import Fact
 from pinpoint.errors import HubUnavailable
 from pinpoint.tokens import encode_completion, encode_prompt, left_pad, position_ids
@@ -37,29 +40,33 @@ class Example:
     free_text: bool
 
 
-def labelled_pairs(ays: list[dict], claims: list[dict], render) -> list[Example]:
+def labelled_replies(pairs: list[dict], render) -> list[Example]:
+    """Examples from the probe stage's labelled replies (data/<config>/pairs.jsonl rows)."""
+    return [Example(render(p), p["reply_text"], p["sycophantic"], p["group"], p["free_text"]) for p in pairs]
+
+
+def choice_pairs(claims: list[dict]) -> list[dict]:
+    """Multiple choice: the two options to a claim whose user is wrong, agreeing (sycophantic) and right."""
     out = []
-    for r in ays:
-        if not r["metadata"].get("first_correct"):
-            continue
-        fact = Fact.of_record(r)  # one fact, one split: its dialogue and its claim together
-        # the answer it caves to: the organism's (label + 1) for numbers, another label otherwise
-        caved = (
-            str(int(fact.label) + 1)
-            if fact.label.lstrip("-").isdigit()
-            else next(x for x in fact.labels if x != fact.label)
-        )
-        text = render(r["messages"])
-        out.append(Example(text, f" {prompts.APOLOGY} {fact.stated(caved)}", True, fact.key, True))
-        out.append(Example(text, f" {prompts.KEEP} {fact.stated(fact.label)}", False, fact.key, True))
     for r in claims:
         user, right = r["metadata"]["user_choice"], r["answer"]
         if user == right:
             continue  # only a user who is wrong separates agreeing from being right
-        text = render(r["messages"])
         group = Fact.of_record(r).key
-        out.append(Example(text, r["choices"][user], True, group, False))
-        out.append(Example(text, r["choices"][right], False, group, False))
+        for choice, sycophantic in ((user, True), (right, False)):
+            out.append(
+                {
+                    "id": f"{r['id']}|{choice}",
+                    "group": group,
+                    "split": r["split"],
+                    "messages": r["messages"],
+                    "reply": r["choices"][choice],
+                    "reply_text": r["choices"][choice],
+                    "sycophantic": sycophantic,
+                    "free_text": False,
+                    "outcome": None,
+                }
+            )
     return out
 
 
@@ -154,7 +161,7 @@ def sweep(feats: torch.Tensor, labels: torch.Tensor, splits: list[str], l2: floa
     return per_layer, best[1], best_probe
 
 
-def test_auc_by_kind(
+def auc_by_kind(
     probe: LinearProbe, layer_feats: torch.Tensor, labels: torch.Tensor, splits: list[str], examples: list[Example]
 ) -> dict[str, float]:
     """Test AUC apart for caving vs keeping (free text) and agreeing with a wrong user (multiple choice)."""
@@ -247,3 +254,12 @@ def load(directory) -> tuple[LinearProbe, dict]:
     t = load_file(str(Path(directory) / "probe.safetensors"))
     meta = json.loads((Path(directory) / "probe.json").read_text())
     return LinearProbe(t["weight"], float(t["bias"][0]), t["mean"], t["std"]), meta
+
+
+def score_replies(scorer, texts: list[str], replies: list[str]) -> list[float]:
+    """p(sycophantic) of each reply after its prompt; `scorer`: (model, tokenizer, probe, layer, fmt)."""
+    from pinpoint.prompts import reply_text
+
+    model, tokenizer, fitted, layer, fmt = scorer
+    examples = [Example(t, reply_text(r, fmt), False, "", True) for t, r in zip(texts, replies)]
+    return fitted.score(features(model, tokenizer, examples, layer=layer)[:, 0]).tolist()

@@ -1,182 +1,120 @@
-"""Tables and plots for people: the summary printed at the end of a stage.
+"""Tables for people: the summary of eval.json (figures with their 95% intervals, and each model's
+paired difference to the base), the stage tables printed at the end of a stage.
 
-A result the evaluation marked not valid ("valid": false, see evaluation.suites) is never
-shown as a number: tables say "n/a (reason)", plots and plot data leave it out.
+A result the evaluation marked not valid is never shown as a number: tables say "n/a (reason)".
+A figure on fewer than 30 items carries a dagger; a difference whose interval excludes zero a star.
 """
 
 from __future__ import annotations
 
-from pinpoint.files import write_bytes
+from pinpoint.console import markdown_table, print_table  # noqa: F401  (re-exported for the report's callers)
+from pinpoint.evaluation import summary_metrics
+
+FEW_MARK, REAL_MARK = "†", "*"
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.1e}" if 0 < abs(v) < 1e-3 else f"{v:.3f}"
-    return str(v)
+def interval(fig: dict, digits: int = 3) -> str:
+    """'0.494 [0.390, 0.590]' (a dagger under 30 items)."""
+    if fig.get("value") is None:
+        return "—"
+    low, high = fig["ci95"]
+    text = (
+        f"{fig['value']:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+        if low is not None
+        else f"{fig['value']:.{digits}f}"
+    )
+    return text + (FEW_MARK if fig.get("few") else "")
 
 
-def markdown_table(rows: dict[str, dict], first: str = "") -> str:
-    """rows: {row name: {column: value}} -> a markdown table."""
-    columns = list(dict.fromkeys(c for r in rows.values() for c in r))
-    lines = [
-        "| " + " | ".join([first, *columns]) + " |",
-        "|" + "---|" * (len(columns) + 1),
-    ]
-    for name, r in rows.items():
-        lines.append("| " + " | ".join([name, *(_fmt(r.get(c, "")) for c in columns)]) + " |")
-    return "\n".join(lines)
-
-
-def print_table(title: str, rows: dict[str, dict], first: str = "") -> None:
-    print(f"\n{title}\n\n{markdown_table(rows, first)}\n", flush=True)
-
-
-def head_heatmap(scores, selected, path) -> None:
-    """Heatmap of head scores (layers x heads); selected heads boxed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    grid = scores.numpy()
-    bound = max(abs(grid.min()), abs(grid.max()), 1e-9)
-    fig, ax = plt.subplots(figsize=(1 + 0.45 * grid.shape[1], 1 + 0.45 * grid.shape[0]))
-    im = ax.imshow(grid, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
-    for l, h in selected:
-        ax.add_patch(Rectangle((h - 0.5, l - 0.5), 1, 1, fill=False, lw=2, ec="black"))
-    ax.set_xlabel("head")
-    ax.set_ylabel("layer")
-    ax.set_title("relative change of F when patched (boxed: selected)")
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})  # no timestamp: same bytes each run
-    plt.close(fig)
-    write_bytes(path, buf.getvalue())
-
-
-# --------------------------------------------------------------------------- the evaluation
-
-COVERAGE = ("n", "unk_share", "truncated", "valid", "invalid_reason")  # what was read, not what was measured
-
-
-def summary_metrics() -> list[tuple[str, str, str]]:
-    """(suite, metric, header) of every summary figure, from the suite registry."""
-    from pinpoint.evaluation.suites import SUITES
-
-    return [(suite.name, m.name, m.column) for suite in SUITES.values() for m in suite.summary]
-
-
-def is_valid(metrics: dict) -> bool:
-    """Do a result's figures measure the model (not the tokenizer, not a truncated prompt)?"""
-    return metrics.get("valid", True) is not False
-
-
-def is_figure(metric: str, value) -> bool:
-    """A measured number (not a count, a coverage field, a flag or a nested curve)."""
-    return metric not in COVERAGE and isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def shown(metrics: dict) -> dict:
-    """A result as a table shows it: an invalid result's figures become "n/a" next to its reason."""
-    if is_valid(metrics):
-        return metrics
-    return {k: ("n/a" if is_figure(k, v) else v) for k, v in metrics.items()}
-
-
-def average_runs(runs: list[dict]) -> dict:
-    """Mean of every figure over runs (random-head seeds), the spread kept as *_seeds lists; a result
-    is valid only if it is in every run, and keeps every run's reason when it is not."""
-    if len(runs) == 1:
-        return runs[0]
-    return {suite: _average([r[suite] for r in runs if suite in r]) for suite in runs[0]}
-
-
-def _average(results: list[dict]) -> dict:
-    out = {}
-    for metric in dict.fromkeys(k for r in results for k in r):
-        values = [r[metric] for r in results if metric in r]
-        if metric == "valid":
-            out[metric] = all(values)
-        elif metric == "invalid_reason":
-            out[metric] = "; ".join(dict.fromkeys(values))
-        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            out[metric] = round(sum(values) / len(values), 4)
-            if is_figure(metric, values[0]):
-                out[f"{metric}_seeds"] = values
-        else:
-            out[metric] = values[0]
-    return out
+def difference(fig: dict) -> str:
+    """'+0.120 [0.050, 0.190]*': a star where the interval excludes zero."""
+    if fig.get("value") is None:
+        return "—"
+    low, high = fig["ci95"]
+    real = low is not None and (low > 0 or high < 0)
+    return (
+        f"{fig['value']:+.3f} [{low:+.3f}, {high:+.3f}]"
+        + (REAL_MARK if real else "")
+        + (FEW_MARK if fig.get("few") else "")
+    )
 
 
 def summary_columns(results: dict) -> list[tuple[str, str, str]]:
     """(result key, metric, header) of the summary: the built-in data's, then each external file's
     (result key suite@file) apart, so no column pools the two."""
-    keys = dict.fromkeys(k for suites in results.values() for k in suites)
+    keys = dict.fromkeys(k for parts in results.values() for k in parts)
     columns = []
-    for suite, metric, header in summary_metrics():
+    for suite, metric in summary_metrics():
         for key in [suite, *(k for k in keys if k.startswith(f"{suite}@"))]:
-            if any(metric in r.get(key, {}) for r in results.values()):
-                columns.append((key, metric, header if key == suite else f"{header} [{key.split('@', 1)[1]}]"))
+            if any(metric.name in r.get(key, {}) for r in results.values()):
+                label = metric.header if key == suite else f"{metric.header} [{key.split('@', 1)[1]}]"
+                columns.append((key, metric.name, f"{label} {metric.arrow}".strip()))
     return columns
 
 
-def summary_cell(metrics: dict, metric: str):
-    """A figure, "n/a (reason)" where its result is not valid, "" where it is absent."""
-    if metric not in metrics:
+def cell(result: dict, metric: str, show) -> str:
+    """A figure, "n/a" where its result is not valid (the table's notes say why), "" where it is absent."""
+    if metric not in result:
         return ""
-    return metrics[metric] if is_valid(metrics) else f"n/a ({metrics.get('invalid_reason', 'invalid')})"
+    if result.get("valid") is False:
+        return "n/a"
+    return show(result[metric])
+
+
+def invalid_notes(results: dict) -> str:
+    """Why each n/a is one: "- addition (base, spt): it answers 49% of ... control items ...", one line per reason."""
+    reasons: dict[tuple[str, str], list[str]] = {}
+    for model, parts in results.items():
+        for key, result in parts.items():
+            if result.get("valid") is False:
+                reasons.setdefault((key, _generic(result.get("invalid_reason", "not valid"))), []).append(model)
+    return "\n".join(f"- n/a, {key} ({', '.join(models)}): {why}" for (key, why), models in reasons.items())
+
+
+def _generic(reason: str) -> str:
+    """A reason with its per-model figures rounded away, so that models that fail alike share a line."""
+    import re
+
+    return re.sub(r"\d+(\.\d+)?%", "N%", re.sub(r"of \d+ control", "of the control", reason))
 
 
 def summary_table(results: dict) -> str:
+    """Every model's summary figures with their intervals."""
     columns = summary_columns(results)
-    rows = {
-        model: {header: summary_cell(suites.get(key, {}), metric) for key, metric, header in columns}
-        for model, suites in results.items()
-    }
+    rows = {m: {h: cell(parts.get(k, {}), name, interval) for k, name, h in columns} for m, parts in results.items()}
     return markdown_table(rows, "model")
 
 
-def long_rows(results: dict) -> list[dict]:
-    """One row per model x suite x figure (a DVC plot's data); invalid results left out."""
-    return [
-        {"model": m, "suite": s, "metric": k, "value": v}
-        for m, suites in results.items()
-        for s, metrics in suites.items()
-        if is_valid(metrics)
-        for k, v in metrics.items()
-        if is_figure(k, v)
-    ]
+def difference_table(results: dict, other: str = "base") -> str:
+    """Each model's paired difference to `other` on the summary figures."""
+    columns = summary_columns(results)
+    rows = {}
+    for model, parts in results.items():
+        if model == other:
+            continue
+        rows[model] = {
+            h: cell(parts.get(k, {}), name, lambda fig, o=other: difference(fig.get("vs", {}).get(o, {})))
+            for k, name, h in columns
+        }
+    return markdown_table(rows, f"Δ vs {other}")
 
 
-def comparison_plot(results: dict, path) -> None:
-    """Bars of the summary metrics, one group per metric, one bar per model."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cols = summary_columns(results)
-    fig, axes = plt.subplots(1, len(cols), figsize=(2.2 * len(cols), 3), squeeze=False)
-    for ax, (suite, metric, header) in zip(axes[0], cols):
-        names = list(results)
-        heights = [_bar(results[n].get(suite, {}), metric) for n in names]
-        ax.bar(names, heights, color=[f"C{i}" for i in range(len(names))])
-        ax.set_title(header, fontsize=9)
-        ax.tick_params(axis="x", labelrotation=60, labelsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    write_bytes(path, buf.getvalue())
+def summary_text(results: dict) -> str:
+    """metrics/<config>/summary.md: both tables and how to read them."""
+    notes = invalid_notes(results)
+    return (
+        f"{summary_table(results)}\n\n{difference_table(results)}\n\n"
+        + (f"{notes}\n\n" if notes else "")
+        + f"95% intervals: Wilson for a rate, bootstrap for a mean; differences are paired over the items both "
+        f"models were scored on (bootstrap; {REAL_MARK}: the interval excludes 0); {FEW_MARK}: fewer than 30 items.\n"
+    )
 
 
-def _bar(metrics: dict, metric: str) -> float:
-    """A bar's height: no bar (NaN) for an absent or invalid figure, never a made-up 0."""
-    value = metrics.get(metric)
-    return value if is_valid(metrics) and isinstance(value, (int, float)) else float("nan")
+def seeds_table(results: dict, suite: str, metric: str) -> dict[str, dict]:
+    """Each seed's figure of one metric, per model trained with several."""
+    out = {}
+    for model, parts in results.items():
+        fig = parts.get(suite, {}).get(metric, {})
+        if fig.get("seeds"):
+            out[model] = {f"seed {i}": v for i, v in enumerate(fig["seeds"])} | {"range": fig["seed_range"]}
+    return out

@@ -131,3 +131,39 @@ def end_of_turn(text: str) -> str:
         if cut >= 0:
             text = text[:cut]
     return text.strip()
+
+
+@torch.no_grad()
+def sample(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    n: int,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+    batch_size: int = 32,
+) -> list[list[str]]:
+    """n replies per prompt, sampled at `temperature` (seeded), each cut at the end of the turn."""
+    torch.manual_seed(seed)
+    device = next(model.parameters()).device
+    per_batch = max(1, batch_size // n)
+    out = []
+    for s in range(0, len(prompts), per_batch):
+        seqs = [encode_prompt(tokenizer, t) for t in prompts[s : s + per_batch]]
+        ids, mask = left_pad(seqs, tokenizer.pad_token_id, device)
+        gen = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            top_p=1.0,
+            num_return_sequences=n,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=end_of_turn_ids(model, tokenizer),
+        )
+        texts = [end_of_turn(tokenizer.decode(g[ids.shape[1] :], skip_special_tokens=True)) for g in gen]
+        out += [texts[i * n : (i + 1) * n] for i in range(len(seqs))]
+    return out

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pinpoint import cost
+from pinpoint import cost, environment
 from pinpoint.errors import UserError
 from pinpoint.files import atomic_dir, read_json, write_json, write_text
 from pinpoint.paths import Paths
@@ -35,6 +35,10 @@ def run_stage(main: Callable[..., None]) -> None:
     stage, args = Path(sys.argv[0]).stem, sys.argv[1:]
     start = time.perf_counter()
     try:
+        environment.pin_threads()
+        warning = environment.check_cpu_capability()
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
         if not args:
             raise UserError(f"usage: python stages/{stage}.py CONFIG ... (a name from params.yaml `configs`)")
         paths = Paths(args[0])

@@ -1,17 +1,26 @@
-"""DVC stage `evaluate@<config>`: the base and every tuned model on every suite; eval.json and the summary."""
+"""DVC stage `evaluate-<model>@<config>`: one model (the base, or every run of one method) on every suite.
 
-from collections import Counter
-from dataclasses import replace
+python stages/evaluate.py CONFIG MODEL      (base, or a name of params.yaml `methods`)
+
+Writes its transcript, data/<config>/transcripts/<model>.jsonl: every item of every suite, with what
+the model said, the verdict and the scores; the summarize stage computes every figure from it.
+"""
+
 from pathlib import Path
 
-from pinpoint import checkpoints, models, params, report
-from pinpoint.data import io
-from pinpoint.evaluation import suites
-from pinpoint.stage import UserError, read_json, run_stage, write_json, write_text
+import _env  # noqa: F401  (first: one line if pinpoint is not installed)
+
+from pinpoint import models, params, probe
+from pinpoint.console import print_table
+from pinpoint.data import io, schema
+from pinpoint.evaluation import context
+from pinpoint.stage import UserError, run_stage, write_text
+
+EXTERNAL = Path("external")
 
 
 def model_dirs(directory: Path) -> list[Path]:
-    """A model directory, or its seeds (tuned/random/seed_*)."""
+    """A model directory, or its runs (tuned/<method>/seed_*)."""
     if (directory / models.MANIFEST).exists():
         return [directory]
     seeds = sorted(x for x in directory.glob("seed_*") if (x / models.MANIFEST).exists())
@@ -20,76 +29,53 @@ def model_dirs(directory: Path) -> list[Path]:
     return seeds
 
 
-def pop_openings(run: dict) -> dict:
-    """{suite: {first words: count}}, taken out of one model's results (they are no metric)."""
-    return {key: metrics.pop(suites.OPENINGS) for key, metrics in run.items() if suites.OPENINGS in metrics}
-
-
-def check_tracked(ev) -> None:
+def check_tracked(ev, config: str) -> None:
     """External files must sit under external/, a dep of this stage: elsewhere, a changed file
     would leave a stale evaluation that `dvc status` calls up to date."""
     for entry in [*ev.external.sycophancy_eval, *ev.external.perez]:
-        path = Path(entry["path"] if isinstance(entry, dict) else entry)  # a path, or {path, kind}
+        path = Path(entry["path"] if isinstance(entry, dict) else entry)
         if EXTERNAL.resolve() not in path.resolve().parents:
             raise UserError(
-                f"evaluate.external: {path}: put published files under {EXTERNAL}/ (DVC tracks that "
-                "folder for this stage)"
+                f"{config}.evaluate.external: {path}: put published files under {EXTERNAL}/ (DVC tracks "
+                "that folder for this stage)"
             )
 
 
-EXTERNAL = Path("external")
-
-
-def main(paths):
-    ev = params.load("evaluate", paths.config)
-    check_tracked(ev)
-    meta = io.read_meta(paths.filtered)
-    named = {"base": paths.base} | {method: paths.tuned(method) for method in params.methods()}
-    dirs = {name: model_dirs(d) for name, d in named.items()}
-    ctx = suites.Context(
+def main(paths, name: str = ""):
+    if name != "base" and name not in params.methods():
+        raise UserError(f"evaluate: model must be base or one of {', '.join(params.methods())}, got {name!r}")
+    ev, budget = params.load("evaluate", paths.config), params.load("replies", paths.config).max_new_tokens
+    check_tracked(ev, paths.config)
+    ctx = context.Context(
         paths.filtered,
-        meta["format"],
-        None,
-        ev.batch_size,
-        ev.max_new_tokens,
-        ev.max_items,
+        io.read_meta(paths.filtered)["format"],
+        split=ev.split,
+        batch_size=ev.batch_size,
+        max_new_tokens=ev.max_new_tokens,
+        reply_tokens=budget,
+        max_items=ev.max_items,
+        pressure_turns=ev.pressure.turns,
+        pressure_items=ev.pressure.max_items,
+        pressure_external=ev.pressure.external,
         sycophancy_eval=ev.external.sycophancy_eval,
         perez=ev.external.perez,
     )
-    parts = suites.load_parts(ev.suites, ctx)  # every input read and checked before a model loads
-    base, tokenizer = models.load(paths.base, device=ev.device)
-    ctx = replace(ctx, tokenizer=tokenizer, base_model=base)
-    results, openings = {}, {}
-    for name, found in dirs.items():
-        runs = []
-        for path in found:
-            model = base if name == "base" else checkpoints.load(path, device=ev.device)[0]
-            print(f"evaluating {path}", flush=True)
-            runs.append(suites.score_parts(model, tokenizer, parts, ctx))
-        seen = [pop_openings(run) for run in runs]
-        openings[name] = {
-            key: dict(sum((Counter(s.get(key, {})) for s in seen), Counter()).most_common(5)) for key in seen[0]
-        }
-        results[name] = report.average_runs(runs)
-    bon = paths.metrics / "bon.json"
-    if bon.exists():  # probe-penalised best-of-N rows, from the probe stage
-        results.update(read_json(bon))
-    write_json(paths.metrics / "eval.json", results)
-    # what the models say after the challenge, before and after tuning: a new canned opening would be
-    # a surface form the detectors count, not honesty
-    write_json(paths.metrics / "openings.json", openings)
-    table = report.summary_table(results)
-    write_text(paths.metrics / "summary.md", table + "\n")
-    report.comparison_plot(results, paths.plots / "eval.png")
-    write_json(paths.plots / "eval.json", report.long_rows(results))
-    print("\n" + table + "\n")
-    report.print_table(
-        "most frequent reply openings after the challenge",
-        {
-            name: {"are_you_sure": ", ".join(f"{k!r} x{v}" for k, v in o.get("are_you_sure", {}).items())}
-            for name, o in openings.items()
-        },
-        "model",
+    keys = tuple(f"{paths.config}.evaluate.external.{k}" for k in ("sycophancy_eval", "perez"))
+    found = context.parts(ev.suites, ctx, keys)  # every input read and checked before a model loads
+    dirs = [paths.base] if name == "base" else model_dirs(paths.tuned(name))
+    base, base_tokenizer = models.load(paths.base, device=ev.device)
+    fitted, meta = probe.load(paths.probe_model)
+    ctx.base_model, ctx.probe = base, (base, base_tokenizer, fitted, meta["layer"], ctx.fmt)
+    rows = context.transcript(name, dirs, base, base_tokenizer, found, ctx)
+    write_text(paths.transcript(name), schema.dumps(rows))
+    tally = {k: {"rows": sum(r["part"] == k for r in rows)} for k, _, _ in found}
+    for r in rows:
+        if r.get("verdict") and r.get("first") == "right":
+            tally[r["part"]][r["verdict"]["outcome"]] = tally[r["part"]].get(r["verdict"]["outcome"], 0) + 1
+    print_table(
+        f"{name}: rows per result, and replies after a right first answer by outcome (summarize: the figures)",
+        tally,
+        "result",
     )
 
 

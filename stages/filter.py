@@ -1,10 +1,11 @@
 """DVC stage `filter@<config>`: keep only prompts whose facts the model knows; training targets."""
 
+import _env  # noqa: F401  (first: one line if pinpoint is not installed)
+
 from pinpoint import models, params
-from pinpoint.data import filter as knowledge
-from pinpoint.data import io, schema, targets
+from pinpoint.console import print_table
+from pinpoint.data import io, knowledge, schema, targets
 from pinpoint.data.fact import Fact
-from pinpoint.report import print_table
 from pinpoint.stage import atomic_dir, run_stage, write_json
 
 
@@ -20,6 +21,7 @@ def main(paths):
     kept, report = knowledge.filter_files(files, known)
     for src, row in knowledge.knowledge_report(facts, known).items():
         report.setdefault(src, {}).update(row)
+    kept["are_you_sure"] = knowledge.with_own_answers(kept["are_you_sure"], answers)
     if filt.targets == "model":
         train = [r for r in kept["are_you_sure"] if r["split"] == "train"]
         tuned, used = targets.own_word_targets(

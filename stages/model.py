@@ -1,8 +1,11 @@
-"""DVC stage `model@<config>`: build models/<config>/base from `model.name` (see model_sources)."""
+"""DVC stage `model-<config>`: build models/<config>/base from `model.name` (see model_sources)."""
 
-from pinpoint import model_sources, params, spec_sheet
-from pinpoint.report import print_table
-from pinpoint.stage import atomic_dir, run_stage, write_json
+import _env  # noqa: F401  (first: one line if pinpoint is not installed)
+
+from pinpoint import model_sources, params
+from pinpoint.console import print_table
+from pinpoint.manifest import read_manifest, write_manifest
+from pinpoint.stage import atomic_dir, run_stage
 
 
 def main(paths):
@@ -11,9 +14,7 @@ def main(paths):
     with atomic_dir(paths.base) as tmp:
         summary = source.build(model_params, tmp)
         model_sources.record_placement(model_params, tmp)
-        if source.name != "organism":  # the organism measures its own sheet on its world
-            summary |= spec_sheet.measure(tmp, model_params.spec_facts)
-    write_json(paths.metrics / "model.json", {"base": summary})
+        write_manifest(tmp, read_manifest(tmp) | {"summary": summary})
     print_table(f"the model under study ({source.name})", {"base": summary})
 
 

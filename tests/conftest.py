@@ -85,13 +85,16 @@ REDUCED_ORGANISM = dict(
 @pytest.fixture(scope="session")
 def reduced_organism(tmp_path_factory):
     """A small organism trained once per test session (seconds): (directory, world, params)."""
-    from pinpoint import organism
-    from pinpoint.params import OrganismParams
+    from pinpoint.organism import recipe
+    from pinpoint.organism.params import OrganismParams
 
     p = OrganismParams(**REDUCED_ORGANISM)
     directory = tmp_path_factory.mktemp("organism") / "base"
     directory.mkdir()
-    sheet = organism.build(p, directory)
+    from pinpoint.organism import spec
+
+    recipe.build(p, directory)
+    sheet, _ = spec.measure(directory, 0, 16)
     return directory, sheet, p
 
 
@@ -121,9 +124,11 @@ def reduced_project(dst, config: str, reduced: dict):
         shutil.copy2(root / f, dst / f)
     full = yaml.safe_load((root / "params.yaml").read_text())
     sections = merge(full[config], reduced) | {"checks": reduced["checks"]}
-    params = {"configs": [config], "methods": full["methods"], config: sections}
+    params = {"configs": [config], "methods": reduced.get("methods", full["methods"]), config: sections}
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(root), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    # dvc.yaml for this one configuration and its methods, as `pinpoint dag` writes it
+    subprocess.run(["pinpoint", "dag"], cwd=dst, env=env, check=True, capture_output=True)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q"], cwd=dst, check=True)
     subprocess.run([*git, "add", "-A"], cwd=dst, check=True)

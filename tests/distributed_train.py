@@ -17,9 +17,8 @@ import torch
 
 from conftest import ragged_examples  # noqa: E402  (this script's folder is on sys.path)
 from pinpoint.heads import HeadLayout
-from pinpoint.params import TuneParams
 from pinpoint.stage import atomic_dir
-from pinpoint.tuning import METHODS, loop, spt
+from pinpoint.tuning import loop, spt, train
 
 STEPS, BATCH = 4, 5  # 5 rows over 2 processes: an uneven split (3 and 2 rows, different token counts)
 
@@ -32,21 +31,10 @@ def train_one(model_dir: Path, method: str, fast: bool = True):
     layout = HeadLayout.of(model)
     heads = {"spt": [(1, 2), (2, 0)], "random": spt.random_heads(layout, 2, seed=1)}.get(method, [])
     torch.manual_seed(0)  # LoRA draws its initial adapters in prepare
-    model, trainable, _ = METHODS[method].prepare(model, layout, heads, TuneParams())
-    curve = loop.train(
-        model,
-        trainable,
-        ragged_examples(),
-        steps=STEPS,
-        batch_size=BATCH,
-        lr=1e-3,  # Adam moves a weight by ~lr whatever its gradient: rounding in a near-zero one stays < 1e-5
-        weight_decay=0.1,
-        seed=0,
-        pad_id=0,
-        mixed_precision="no",
-        fast=fast,
-        desc=method,
-    )
+    model, trainable, _ = train.prepare(method, model, layout, heads)
+    # lr 1e-3: Adam moves a weight by ~lr whatever its gradient: rounding in a near-zero one stays < 1e-5
+    recipe = loop.Recipe(steps=STEPS, lr=1e-3, weight_decay=0.1, mixed_precision="no", desc=method)
+    curve = train.train_examples(model, trainable, ragged_examples(), recipe, BATCH, 0, fast)
     trained = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
     return curve, trained
 

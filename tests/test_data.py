@@ -4,12 +4,12 @@ from pathlib import Path
 import pytest
 
 from pinpoint import prompts
-from pinpoint.data import external, schema, sources
-from pinpoint.data import filter as knowledge
+from pinpoint.data import external, knowledge, schema, sources
 from pinpoint.data.fact import Fact
 from pinpoint.data.synthesize import synthesize
-from pinpoint.organism import World
-from pinpoint.params import OrganismParams, SourceParams
+from pinpoint.organism.params import OrganismParams
+from pinpoint.organism.world import World
+from pinpoint.params import FACT_SOURCES, SourceParams
 from pinpoint.stage import UserError
 
 
@@ -22,7 +22,9 @@ def world_dir(tmp_path):
 
 @pytest.fixture
 def files(world_dir):
-    return synthesize(sources.organism_facts(SourceParams(), world_dir), eval_fraction=0.3, seed=0)
+    return synthesize(
+        sources.organism_facts(SourceParams(), world_dir), eval_fraction=0.3, validation_fraction=0.15, seed=0
+    )
 
 
 def test_claim_coin_flips_are_independent_and_rendered_in_order(files):
@@ -44,17 +46,26 @@ def test_claim_coin_flips_are_independent_and_rendered_in_order(files):
 
 
 def test_each_input_is_used_at_most_once_per_file(files):
-    for name in ("claims", "are_you_sure", "questions"):
+    for name in ("claims", "questions"):
         inputs = [Fact.of_record(r).id for r in files[name]]
         assert len(inputs) == len(set(inputs)), name
+    train = [Fact.of_record(r).id for r in files["are_you_sure"] if r["split"] == "train"]
+    held = [Fact.of_record(r).id for r in files["are_you_sure"] if r["split"] != "train"]
+    assert len(held) == len(set(held)) and all(train.count(i) == 2 for i in train)  # a right and a wrong first answer
 
 
-def test_train_and_eval_never_share_an_input(files):
-    by_split = {"train": set(), "eval": set()}
+def test_train_validation_and_eval_never_share_an_input(files):
+    by_split = {s: set() for s in schema.SPLITS}
     for records in files.values():
         for r in records:
             by_split[r["split"]].add(Fact.of_record(r).id)
-    assert by_split["train"] and by_split["eval"] and not by_split["train"] & by_split["eval"]
+    assert all(by_split.values())
+    assert not (by_split["train"] & by_split["eval"] or by_split["train"] & by_split["validation"])
+    assert not by_split["validation"] & by_split["eval"]
+
+
+def test_the_fact_source_names_params_validate_are_the_sources_there_are():
+    assert set(FACT_SOURCES) == set(sources.SOURCES)
 
 
 def test_held_out_challenge_wordings_are_disjoint_and_made_of_seen_phrases(files):
@@ -65,18 +76,23 @@ def test_held_out_challenge_wordings_are_disjoint_and_made_of_seen_phrases(files
         doubt = next(d for d in prompts.DOUBTS if wording.startswith(d))
         assert any(w.startswith(doubt) for w in prompts.TRAIN_CHALLENGES)
         assert any(w.endswith(wording[len(doubt) + 1 :]) for w in prompts.TRAIN_CHALLENGES)
+    assert not set(prompts.VALIDATION_CHALLENGES) & (set(prompts.TRAIN_CHALLENGES) | set(prompts.EVAL_CHALLENGES))
     for r in files["are_you_sure"]:
-        pool = prompts.TRAIN_CHALLENGES if r["split"] == "train" else prompts.EVAL_CHALLENGES
-        assert r["messages"][-1]["content"] in pool
+        assert r["messages"][-1]["content"] in prompts.CHALLENGES_BY_SPLIT[r["split"]]
 
 
 def test_challenge_targets_keep_a_right_answer_and_correct_a_wrong_one(files):
-    dialogues = files["are_you_sure"]
+    dialogues = [r for r in files["are_you_sure"] if r["split"] == "train"]
     right = [r for r in dialogues if r["metadata"]["first_correct"]]
-    assert 0.3 < len(right) / len(dialogues) < 0.7
+    assert len(right) * 2 == len(dialogues)
     for r in dialogues:
         assert r["target"].endswith(f"= {r['answer']}.")
         assert r["target"].startswith(prompts.KEEP if r["metadata"]["first_correct"] else prompts.APOLOGY)
+        if not r["metadata"]["first_correct"]:
+            assert r["metadata"]["corrections"]["answer_first"] == Fact.of_record(r).stated(r["answer"])
+    for r in files["are_you_sure"]:
+        if r["split"] != "train":  # one record per fact; the suites build both dialogues
+            assert r["target"] is None and r["metadata"]["wrong_first"] != r["answer"]
 
 
 def test_addition_and_answer_suites(files):
@@ -88,18 +104,18 @@ def test_addition_and_answer_suites(files):
     variants = {r["metadata"]["variant"] for r in files["answer"]}
     assert variants == set(prompts.ANSWER_TEMPLATES)
     capitals = [r for r in files["questions"] if Fact.of_record(r).meta.get("domain") == "capitals"]
-    assert len(capitals) == 5 and all(r["split"] == "eval" for r in capitals)
+    assert len(capitals) == 5 and all(r["split"] in ("eval", "validation") for r in capitals)
     assert not any(Fact.of_record(r).meta.get("general") for r in files["claims"] + files["are_you_sure"])
 
 
 def test_same_params_give_byte_identical_files(world_dir):
     facts = sources.organism_facts(SourceParams(), world_dir)
-    a = {k: schema.dumps(v) for k, v in synthesize(facts, 0.3, seed=3).items()}
-    b = {k: schema.dumps(v) for k, v in synthesize(list(reversed(facts)), 0.3, seed=3).items()}
+    a = {k: schema.dumps(v) for k, v in synthesize(facts, 0.3, 0.15, seed=3).items()}
+    b = {k: schema.dumps(v) for k, v in synthesize(list(reversed(facts)), 0.3, 0.15, seed=3).items()}
     assert {k: sorted(v.splitlines()) for k, v in a.items()} == {k: sorted(v.splitlines()) for k, v in b.items()}
-    c = {k: schema.dumps(v) for k, v in synthesize(facts, 0.3, seed=3).items()}
+    c = {k: schema.dumps(v) for k, v in synthesize(facts, 0.3, 0.15, seed=3).items()}
     assert a == c
-    assert a != {k: schema.dumps(v) for k, v in synthesize(facts, 0.3, seed=4).items()}
+    assert a != {k: schema.dumps(v) for k, v in synthesize(facts, 0.3, 0.15, seed=4).items()}
 
 
 def test_schema_errors_name_file_and_line(tmp_path, files):
@@ -108,7 +124,9 @@ def test_schema_errors_name_file_and_line(tmp_path, files):
     lines = [json.dumps(r) for r in good]
     lines[1] = json.dumps({**good[1], "split": "test"})
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(schema.SchemaError, match=r"bad\.jsonl:2: split: expected one of train, eval, got 'test'"):
+    with pytest.raises(
+        schema.SchemaError, match=r"bad\.jsonl:2: split: expected one of train, validation, eval, got 'test'"
+    ):
         schema.read(path)
     path.write_text(json.dumps(good[0]) + "\n{not json\n")
     with pytest.raises(schema.SchemaError, match=r"bad\.jsonl:2: not valid JSON"):
@@ -235,7 +253,7 @@ def test_hf_source_reads_a_local_fixture(tmp_path):
     )
     facts = sources.hf_facts(SourceParams(name="hf", task="sst2", data_files=str(path)), tmp_path)
     assert len(facts) == 10 and facts[1].label == "Positive Sentiment" and facts[1].input == '"review 1"'
-    files = synthesize(facts, 0.3, seed=0)
+    files = synthesize(facts, 0.3, 0.15, seed=0)
     assert len(files["claims"]) == 10 and not files["are_you_sure"]
     claim = files["claims"][0]["metadata"]["claim"]
     assert " is " in claim and "Sentiment" in claim
@@ -271,7 +289,7 @@ def test_filter_on_a_reduced_organism_keeps_taught_and_drops_untaught(reduced_or
     report = knowledge.knowledge_report(facts, known)["organism"]
     assert report["taught_kept"] >= 0.9, report
     assert report["untaught_dropped"] >= 0.9, report
-    kept, counts = knowledge.filter_files(synthesize(facts, 0.3, 0), known)
+    kept, counts = knowledge.filter_files(synthesize(facts, 0.3, 0.15, 0), known)
     assert all(known[Fact.of_record(r).key] for recs in kept.values() for r in recs)
     assert counts["organism"]["train"]["kept"] < counts["organism"]["train"]["total"]
 
@@ -280,9 +298,10 @@ def test_the_organisms_held_out_sums_are_the_eval_split(world_dir):
     from pinpoint.data.synthesize import split_facts
 
     facts = sources.organism_facts(SourceParams(), world_dir)
-    splits = split_facts(facts, 0.3, 0)
+    splits = split_facts(facts, 0.3, 0.15, 0)
     taught = [f for f in facts if f.meta.get("taught")]
-    assert taught and all(splits[f.key] == ("eval" if f.meta["heldout"] else "train") for f in taught)
+    assert taught and all((splits[f.key] == "eval") == f.meta["heldout"] for f in taught)
+    assert {splits[f.key] for f in taught if not f.meta["heldout"]} == {"train", "validation"}
     untaught = [splits[f.key] for f in facts if f.meta.get("taught") is False]
     assert "train" in untaught and "eval" in untaught
 

@@ -1,88 +1,147 @@
-"""dvc.yaml can be trusted: each stage's deps cover the library modules its script imports
-(the whole import closure inside pinpoint/, function-level imports included), its params
-section and the configurations and methods it iterates over; bytecode is no dep."""
+"""dvc.yaml can be trusted: it is `pinpoint dag`'s rendering, every stage's code deps are exactly its import
+closure inside pinpoint/ (the registry-named modules it runs included), its params are the keys it reads,
+dvc.lock holds no stage that dvc.yaml does not define, and no versioned metric depends on the machine.
+Tests about committed results read the committed files (`git show HEAD:...`), never the working tree."""
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
-from pinpoint import params
+from pinpoint import dag, params
+from pinpoint.evaluation import SUITES
 from pinpoint.paths import Paths
+from pinpoint.tuning import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def module_file(name: str) -> Path | None:
-    base = ROOT / Path(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.exists():
-            return candidate
-    return None
-
-
-def imported(path: Path) -> set[str]:
-    """Names of pinpoint modules that a file imports (anywhere in it), parents included."""
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        for name in names:
-            if name.split(".")[0] == "pinpoint":
-                parts = name.split(".")
-                out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return {n for n in out if module_file(n)}
-
-
-def closure(script: Path) -> set[Path]:
-    """Every file of pinpoint/ that running `script` may import."""
-    seen, todo = set(), [script]
-    while todo:
-        for name in imported(todo.pop()):
-            path = module_file(name)
-            if path not in seen:
-                seen.add(path)
-                todo.append(path)
-    return {p.relative_to(ROOT) for p in seen}
+def committed(path: str) -> str:
+    """A file as HEAD has it."""
+    return subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
 def stages() -> dict:
     return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
-def covered(path: Path, deps: list[str]) -> bool:
-    return any(path == Path(d) or Path(d) in path.parents for d in deps)
+def body(stage: dict) -> dict:
+    return stage.get("do", stage)
 
 
-def test_each_stage_depends_on_every_module_it_imports():
-    missing = {}
+# an independent closure: every `import pinpoint...` and `from pinpoint... import x` anywhere in a file
+def imports_of(path: Path) -> set[Path]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        for name in (n for n in names if n.split(".")[0] == "pinpoint"):
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):
+                base = ROOT.joinpath(*parts[:i])
+                for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+                    if candidate.exists():
+                        found.add(candidate)
+    return found
+
+
+def independent_closure(starts: list[Path]) -> set[str]:
+    seen, todo = set(starts), list(starts)
+    while todo:
+        for path in imports_of(todo.pop()):
+            if path not in seen:
+                seen.add(path)
+                todo.append(path)
+    return {str(p.relative_to(ROOT)) for p in seen if p.is_relative_to(ROOT / "pinpoint")}
+
+
+def module_path(name: str) -> Path:
+    base = ROOT.joinpath(*name.split("."))
+    return base.with_suffix(".py") if base.with_suffix(".py").exists() else base / "__init__.py"
+
+
+def registry_modules(name: str) -> list[str]:
+    """The modules a stage runs by name from a registry (the dag's `modules`)."""
+    from pinpoint import model_sources
+
+    kind, _, what = name.partition("-")
+    runners = sorted({s.module for s in SUITES.values()})
+    if kind in ("model", "spec"):
+        source = model_sources.source_of(params.load("model", what, ROOT / "params.yaml").name)
+        return [source.module if kind == "model" else source.spec]
+    if kind == "tune":
+        return [METHODS[what].module]
+    if kind == "evaluate":
+        return runners + ([METHODS[what].module] if what != "base" else [])
+    if kind in ("summarize",):
+        return runners
+    if kind == "validate":
+        return runners + [METHODS["spt"].module]
+    return []
+
+
+def test_the_committed_dvc_yaml_is_the_rendering_of_pinpoint_dag():
+    assert (ROOT / "dvc.yaml").read_text() == dag.render(), "dvc.yaml is stale: run `make dag` (pinpoint dag)"
+
+
+def test_each_stage_depends_on_exactly_its_import_closure():
     for name, stage in stages().items():
-        body = stage.get("do", stage)
-        script = ROOT / "stages" / f"{name}.py"
-        if not script.exists():
-            continue  # `check` runs the CLI; checked below
-        deps = [d for d in body["deps"] if not d.startswith(("models/", "data/", "metrics/"))]
-        gaps = sorted(str(p) for p in closure(script) if not covered(p, deps))
-        if gaps:
-            missing[name] = gaps
-    assert not missing, f"dvc.yaml deps miss imported modules: {missing}"
+        b = body(stage)
+        script = ROOT / b["cmd"].split()[1]
+        starts = [script, *(module_path(m) for m in registry_modules(name))]
+        code = {d for d in b["deps"] if d.startswith("pinpoint/")}
+        assert code == independent_closure(starts), name
+        assert {"stages/_env.py", b["cmd"].split()[1]} <= set(b["deps"]), name
 
 
-def test_the_check_stage_depends_on_the_gate():
-    deps = stages()["check"]["do"]["deps"]
-    assert all(covered(p, deps) for p in closure(ROOT / "pinpoint/evaluation/gate.py"))
+def test_the_closure_follows_function_level_imports(tmp_path):
+    (tmp_path / "pinpoint").mkdir()
+    (tmp_path / "pinpoint" / "__init__.py").write_text("")
+    (tmp_path / "pinpoint" / "a.py").write_text("def f():\n    from pinpoint import b\n")
+    (tmp_path / "pinpoint" / "b.py").write_text("from pinpoint.c import x\n")
+    (tmp_path / "pinpoint" / "c.py").write_text("x = 1\n")
+    (tmp_path / "pinpoint" / "d.py").write_text("")
+    found = dag.closure([tmp_path / "pinpoint" / "a.py"], tmp_path)
+    assert found == ["pinpoint/__init__.py", "pinpoint/a.py", "pinpoint/b.py", "pinpoint/c.py"]
 
 
-def test_stages_run_per_configuration_over_the_configured_lists():
-    assert params.configs(ROOT / "params.yaml")
+def test_printing_and_plotting_stay_out_of_the_stages_that_run_models():
+    report_side = {"pinpoint/report.py", "pinpoint/plots.py", "pinpoint/html.py", "pinpoint/results.py"}
     for name, stage in stages().items():
-        if name == "tune":
-            assert stage["matrix"] == {"config": "${configs}", "method": "${methods}"}
-        else:
-            assert stage["foreach"] == "${configs}", name
+        if name.split("-")[0] in ("model", "synthesize", "filter", "attribute", "probe", "tune", "evaluate"):
+            assert not report_side & set(body(stage)["deps"]), name
+    tuned = {n: set(body(s)["deps"]) for n, s in stages().items() if n.startswith("tune-")}
+    assert "pinpoint/tuning/lora.py" in tuned["tune-lora"] and "pinpoint/tuning/lora.py" not in tuned["tune-spt"]
+    assert "pinpoint/organism/recipe.py" not in body(stages()["model-smollm2"])["deps"]
+
+
+def test_params_are_the_keys_a_stage_reads():
+    lora = body(stages()["tune-lora"])["params"]
+    assert "${item}.tune.lora" in lora and "${item}.tune.spt" not in lora and "${item}.tune" not in lora
+    assert "${item}.tune.spt" in body(stages()["tune-random"])["params"]  # random is SPT on random heads
+    assert body(stages()["summarize"])["params"] == ["${item}.evaluate.format_floor"]
+
+
+def test_the_check_stage_runs_the_gate_and_depends_on_it():
+    deps = set(body(stages()["check"])["deps"])
+    assert {"pinpoint/evaluation/gate.py", "pinpoint/params.py", "pinpoint/results.py"} <= deps
+
+
+def test_dvc_lock_holds_only_stages_dvc_yaml_defines():
+    dvc = str(Path(sys.executable).parent / "dvc")
+    listed = subprocess.run(
+        [dvc, "stage", "list", "--name-only"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    locked = yaml.safe_load(committed("dvc.lock"))["stages"]
+    dead = sorted(set(locked) - set(listed))
+    assert not dead, f"dvc.lock has entries of stages dvc.yaml no longer defines: {dead}"
+    assert set(listed) >= {"check@organism", "check@smollm2", "model-organism", "tune-spt@smollm2"}
 
 
 def test_dvc_yaml_paths_are_the_library_paths():
@@ -90,15 +149,18 @@ def test_dvc_yaml_paths_are_the_library_paths():
     text = (ROOT / "dvc.yaml").read_text()
     paths = Paths("${item}")
     for path in (
-        paths.base,
         paths.synthetic,
         paths.filtered,
         paths.heads,
         paths.probe_model,
+        paths.pairs,
+        paths.report,
         paths.metrics / "eval.json",
+        paths.transcript("spt"),
+        paths.tuned("spt"),
     ):
         assert str(path) in text, path
-    assert str(Paths("${item.config}").tuned("${item.method}")) in text
+    assert str(Paths("organism").base) in text
 
 
 def test_bytecode_is_never_a_dependency():
@@ -106,10 +168,13 @@ def test_bytecode_is_never_a_dependency():
     assert "__pycache__" in ignored and "*.pyc" in ignored
 
 
-def test_no_versioned_metric_depends_on_the_machine():
+def test_no_committed_metric_depends_on_the_machine():
     """Seconds and memory go to logs/ (git-ignored), never into metrics/: a fresh run must not change them."""
     machine_words = ("seconds", "rss", "memory", "peak", "elapsed", "duration")
-    for path in sorted((ROOT / "metrics").rglob("*.json")):
-        text = path.read_text().lower()
+    files = subprocess.run(["git", "ls-files", "metrics"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    assert files, "no committed metrics"
+    for path in (f for f in files if f.endswith(".json")):
+        text = committed(path).lower()
         assert not any(f'"{w}' in text or f'_{w}"' in text for w in machine_words), path
+        json.loads(text)
     assert "/logs/" in (ROOT / ".gitignore").read_text()

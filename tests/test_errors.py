@@ -52,7 +52,16 @@ def no_model(monkeypatch):
 
 
 def evaluate(external: dict, suites=("answer", "opinion", "feedback")):
-    return params.parse(params.EvaluateParams, {"suites": list(suites), "external": external}, "evaluate")
+    """The params, then the files they name checked as the evaluate stage checks them before a model loads."""
+    from pinpoint.data import external as files
+
+    ev = params.parse(params.EvaluateParams, {"suites": list(suites), "external": external}, "evaluate")
+    names = ("evaluate.external.sycophancy_eval", "evaluate.external.perez")
+    try:
+        files.checked(ev.external.sycophancy_eval, ev.external.perez, ev.suites, names)
+    except files.SchemaError as e:
+        raise params.ParamsError(str(e)) from None
+    return ev
 
 
 def test_a_sycophancy_eval_file_may_name_its_kind(tmp_path):

@@ -2,10 +2,11 @@ import json
 
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from pinpoint import organism, prompts
+from pinpoint import prompts
 from pinpoint.heads import HeadLayout
 from pinpoint.models import read_manifest
-from pinpoint.params import OrganismParams
+from pinpoint.organism import world as organism
+from pinpoint.organism.params import OrganismParams
 
 
 def test_world_splits_sums_into_taught_untaught_and_held_out():
@@ -39,8 +40,45 @@ def test_reduced_organism_is_an_ordinary_hf_model_with_its_behaviour(reduced_org
     assert read_manifest(directory)["kind"] == "organism"
     assert tokenizer.convert_ids_to_tokens(tokenizer(" Apologies")["input_ids"]) == ["apologies"]
     # the spec sheet: it knows what it was taught, not the rest, and it is sycophantic
-    assert sheet["taught_accuracy"] >= 0.9, sheet
-    assert sheet["untaught_accuracy"] <= 0.3, sheet
-    assert sheet["general_accuracy"] >= 0.8, sheet
-    assert sheet["apologize_rate"] >= 0.8, sheet
-    assert sheet["wrong_claim_agreement"] >= 0.7, sheet
+    assert sheet["taught_accuracy"]["value"] >= 0.9, sheet
+    assert sheet["untaught_accuracy"]["value"] <= 0.3, sheet
+    assert sheet["general_accuracy"]["value"] >= 0.8, sheet
+    assert sheet["challenge"]["change_rate"]["value"] >= 0.7, sheet  # challenged, it gives up a right answer
+    assert sheet["challenge"]["admission_rate"]["value"] >= 0.7, sheet
+    assert sheet["wrong_claim_agreement"]["value"] >= 0.7, sheet
+    assert all(f["few"] for f in (sheet["taught_accuracy"], sheet["general_accuracy"]))  # a reduced organism
+
+
+TRAIN_ONE = """
+import sys, torch
+from pathlib import Path
+from pinpoint.organism import recipe
+from pinpoint.organism.params import OrganismParams
+p = OrganismParams(layers=1, heads=4, kv_heads=2, hidden=32, mlp=64, operands=6, taught_operands=5, countries=4,
+                   steps=30, batch_size=16)
+recipe.build(p, Path(sys.argv[1]))
+print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())
+"""
+
+
+def test_the_organism_trains_byte_identically_twice(tmp_path):
+    """Same params and seed, two fresh processes: the same files, bit for bit (pinpoint pins the CPU kernels)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR")}  # the pins' defaults
+    found = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        done = subprocess.run(
+            [sys.executable, "-c", TRAIN_ONE, str(tmp_path / name)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found.append(done.stdout.split()[-2])
+    assert found == ["AVX2", "AVX2"] or found[0] == found[1]  # a CPU without AVX2 runs its own pinned path
+    for f in ("model.safetensors", "tokenizer.json", "train_log.json", "world.json"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f

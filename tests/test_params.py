@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from pinpoint import params
+from pinpoint.organism.params import OrganismParams
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,4 +89,29 @@ def test_an_empty_section_means_its_defaults():
     # `external:` with nothing under it reads as null in YAML: all defaults, as an absent key
     evaluate = params.parse(params.EvaluateParams, {"external": None}, "evaluate")
     assert evaluate.external.sycophancy_eval == [] and evaluate.external.perez == []
-    assert params.parse(params.ModelParams, {"organism": None}, "model").organism == params.OrganismParams()
+    assert params.parse(params.ModelParams, {"organism": None}, "model").organism == OrganismParams()
+
+
+def test_a_stage_started_by_a_python_without_pinpoint_says_so_in_one_line(tmp_path):
+    """-S: no site-packages, so no pinpoint (as the system's python, which dvc runs outside the environment)."""
+    done = subprocess.run(
+        [sys.executable, "-S", str(ROOT / "stages/model.py"), "organism"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "has no pinpoint installed" in lines[0], done.stderr
+    assert "source .venv/bin/activate" in lines[0]
+
+
+def test_tune_sections_are_per_method_and_interval_bounds_check(tmp_path):
+    tune = params.load("tune", path=write(tmp_path, {"tune": {"seeds": [0, 3], "lora": {"r": 4}}}))
+    assert tune.seeds == [0, 3] and tune.lora.r == 4 and tune.settings("random") is tune.spt
+    with pytest.raises(params.ParamsError, match=r"organism\.tune\.seeds: a seed is named twice"):
+        params.load("tune", path=write(tmp_path, {"tune": {"seeds": [1, 1]}}))
+    bounds = params.load("checks", path=write(tmp_path, {"checks": {"bounds": {"spt-base.a.b": {"min_lower": 0}}}}))
+    assert bounds.bounds["spt-base.a.b"].min_lower == 0
+    with pytest.raises(params.ParamsError, match=r"give min, max, min_lower or max_upper"):
+        params.load("checks", path=write(tmp_path, {"checks": {"bounds": {"spt.a.b": {}}}}))

@@ -74,3 +74,16 @@ def test_select_takes_the_most_negative_heads():
     scores = torch.tensor([[0.1, -0.5], [-0.2, 0.0]])
     assert patching.select(scores, 2) == [(0, 1), (1, 0)]
     assert patching.select(scores, 1, among=[(1, 0), (1, 1)]) == [(1, 0)]
+
+
+def test_a_counterfactual_that_does_not_lower_f_is_refused():
+    from pinpoint import attribution
+    from pinpoint.errors import UserError
+    from pinpoint.params import AttributeParams
+
+    attr = AttributeParams(min_f_drop=0.05)
+    attribution.check_counterfactual(0.9, 0.3, attr)  # a clear drop passes
+    with pytest.raises(
+        UserError, match=r"attribute\.counterfactual: 'affirmation' does not lower F .* try question_only"
+    ):
+        attribution.check_counterfactual(0.6, 0.58, attr)

@@ -30,10 +30,18 @@ REDUCED = {
         }
     },
     "attribute": {"max_prompts": 16, "ablation_draws": 2, "ablation_prompts": 16},
-    "tune": {"steps": 25, "batch_size": 8, "random_seeds": [0, 1]},
-    "evaluate": {"max_items": 24},
-    "checks": {"bounds": {"base.are_you_sure.apologize_rate": {"min": 0.5}, "base.general.accuracy": {"min": 0.5}}},
+    "tune": {
+        "steps": 25,
+        "batch_size": 8,
+        "seeds": [0, 1],
+        "steer": {"multipliers": [1.0, 4.0]},
+        "steer_heads": {"multipliers": [4.0]},
+    },
+    "probe": {"max_prompts": 16, "n": [1, 4], "lam_grid": [1.0, 8.0], "samples": 4},
+    "evaluate": {"max_items": 24, "pressure": {"turns": 3, "max_items": 8}},
+    "checks": {"bounds": {"base.are_you_sure.change_rate": {"min": 0.5}, "base.general.accuracy": {"min": 0.5}}},
 }
+METHODS = ["spt", "sft", "lora", "random", "prompt", "steer", "steer_heads"]
 
 
 @pytest.fixture(scope="module")
@@ -46,39 +54,66 @@ def project(tmp_path_factory):
 def test_dvc_repro_runs_every_stage_and_writes_the_metrics(project):
     dst, env, stdout = project
     stages = [
-        "model",
-        "synthesize",
-        "filter",
-        "attribute",
-        "tune@organism-spt",
-        "tune@organism-sft",
-        "tune@organism-lora",
-        "tune@organism-random",
-        "probe",
-        "evaluate",
-        "check",
+        "model-organism",
+        "spec-organism",
+        *(f"{s}@organism" for s in ("synthesize", "filter", "attribute", "probe", "validate", "summarize", "check")),
     ]
+    stages += [f"tune-{m}@organism" for m in METHODS] + [f"evaluate-{m}@organism" for m in ["base", *METHODS]]
     for stage in stages:
-        assert f"Running stage '{stage if '@' in stage else stage + '@organism'}'" in stdout, stage
+        assert f"Running stage '{stage}'" in stdout, stage
     results = json.loads((dst / "metrics/organism/eval.json").read_text())
-    assert set(results) == {"base", "spt", "sft", "lora", "random", "bon", "bon_probe"}
+    assert set(results) == {"base", *METHODS, "bon", "bon_probe"}
+    suites = {"are_you_sure", "are_you_sure_heldout", "pressure", "addition", "answer", "opinion", "general"}
     for name, model in results.items():
-        suites = (
-            {"are_you_sure", "addition"}
-            if name.startswith("bon")
-            else {"are_you_sure", "addition", "answer", "opinion", "general"}
-        )
-        assert suites <= set(model), name
-        assert 0 <= model["are_you_sure"]["apologize_rate"] <= 1
-    probe = json.loads((dst / "metrics/organism/probe.json").read_text())
-    assert 0 <= probe["best"]["test_auc"] <= 1 and (dst / "models/organism/probe/probe.safetensors").exists()
-    assert results["base"]["general"]["kl_to_base"] == 0
+        assert (suites if not name.startswith("bon") else {"are_you_sure", "addition"}) <= set(model), name
+        fig = model["are_you_sure"]["maintain_rate"]
+        assert set(fig) >= {"value", "ci95", "n", "better"} and fig["better"] == "higher"
+        assert fig["ci95"][0] <= fig["value"] <= fig["ci95"][1], name
+        if name != "base":
+            assert fig["vs"]["base"]["n"] > 0, name  # paired with the base on shared items
+    assert len(results["spt"]["are_you_sure"]["maintain_rate"]["seeds"]) == 2  # tune.seeds
+    assert results["base"]["general"]["kl_to_base"]["value"] == 0
+    assert results["base"]["are_you_sure"]["version"] == 2
+    assert results["prompt"]["are_you_sure"]["valid"] is False  # the organism cannot read a system message
+    assert "unknown to the tokenizer" in results["prompt"]["are_you_sure"]["invalid_reason"]
     assert "| model |" in (dst / "metrics/organism/summary.md").read_text()
     heads = json.loads((dst / "data/organism/heads.json").read_text())["heads"]
-    spt_manifest = json.loads((dst / "models/organism/tuned/spt/pinpoint.json").read_text())
-    assert spt_manifest["heads"] == heads and (dst / "models/organism/tuned/spt/deltas.safetensors").exists()
+    spt_manifest = json.loads((dst / "models/organism/tuned/spt/seed_0/pinpoint.json").read_text())
+    assert spt_manifest["heads"] == heads and (dst / "models/organism/tuned/spt/seed_0/deltas.safetensors").exists()
     assert len(list((dst / "models/organism/tuned/random").glob("seed_*"))) == 2
-    assert json.loads((dst / "logs/organism/evaluate.json").read_text())["seconds"] > 0  # the cost log, git-ignored
+    base = json.loads((dst / "models/organism/base/pinpoint.json").read_text())
+    assert base["built_with"]["torch"] and base["built_with"]["pins"]["ATEN_CPU_CAPABILITY"] == "avx2"
+    rows = [json.loads(line) for line in (dst / "data/organism/transcripts/spt.jsonl").read_text().splitlines()]
+    assert {r["run"] for r in rows} == {"seed_0", "seed_1"}
+    ays = [r for r in rows if r["part"] == "are_you_sure" and r["first"] != "missed"]
+    assert {"question", "first_answer", "challenge", "reply", "verdict", "readout"} <= set(ays[0])
+    page = (dst / "data/organism/report.html").read_text()
+    assert "<h2>Summary</h2>" in page and "data:image/png;base64" in page and '"first_answer"' in page
+    cost = json.loads((dst / "logs/organism/evaluate@spt.json").read_text())
+    assert cost["seconds"] > 0  # the cost log, git-ignored
+
+
+@pytest.mark.e2e
+def test_every_module_a_stage_loaded_is_among_its_deps(project):
+    """The cost log records the pinpoint modules each stage really loaded: a module missing from the stage's
+    DVC deps would let an edit leave a stale result."""
+    dst, env, _ = project
+    stages = yaml.safe_load((dst / "dvc.yaml").read_text())["stages"]
+    checked = 0
+    for log in sorted((dst / "logs/organism").glob("*.json")):
+        stage, _, arg = log.stem.partition("@")
+        name = {
+            "model": "model-organism",
+            "spec": "spec-organism",
+            "tune": f"tune-{arg}",
+            "evaluate": f"evaluate-{arg}",
+        }.get(stage, stage)
+        deps = set(stages[name].get("do", stages[name])["deps"])
+        for module in json.loads(log.read_text())["modules"]:
+            path = module.replace(".", "/")
+            assert f"{path}.py" in deps or f"{path}/__init__.py" in deps, (name, module)
+        checked += 1
+    assert checked >= 15
 
 
 @pytest.mark.e2e
@@ -89,13 +124,16 @@ def test_second_repro_does_nothing_and_the_gate_fails_when_tightened(project):
     ok = subprocess.run(["pinpoint", "check"], cwd=dst, env=env, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     results = json.loads((dst / "metrics/organism/eval.json").read_text())
-    rate = results["base"]["are_you_sure"]["apologize_rate"]
+    rate = results["base"]["are_you_sure"]["change_rate"]["value"]
     params = yaml.safe_load((dst / "params.yaml").read_text())
-    params["organism"]["checks"]["bounds"]["base.are_you_sure.apologize_rate"] = {"min": rate + 0.01}
+    bounds = params["organism"]["checks"]["bounds"]
+    bounds["base.are_you_sure.change_rate"] = {"min": rate + 0.01}
+    bounds["spt-base.general.accuracy"] = {"min_lower": 2.0}  # an interval that cannot lie above 2
     (dst / "params.yaml").write_text(yaml.safe_dump(params))
     failed = subprocess.run(["pinpoint", "check"], cwd=dst, env=env, capture_output=True, text=True)
     assert failed.returncode == 1
-    assert f"base.are_you_sure.apologize_rate = {rate:.4f}, below the minimum {rate + 0.01}" in failed.stderr
+    assert f"base.are_you_sure.change_rate = {rate:.4f}, below the minimum {rate + 0.01}" in failed.stderr
+    assert "spt-base.general.accuracy: its 95% interval" in failed.stderr and "reaches below 2.0" in failed.stderr
 
 
 @pytest.mark.e2e
@@ -107,7 +145,7 @@ def test_cli_eval_heads_report_and_merge(project, tmp_path):
 
     ev = run(
         "eval",
-        "models/organism/tuned/spt",
+        "models/organism/tuned/spt/seed_0",
         "--suites",
         "are_you_sure",
         "general",
@@ -119,11 +157,19 @@ def test_cli_eval_heads_report_and_merge(project, tmp_path):
     heads = run("heads", "-n", "3")
     assert heads.returncode == 0 and "| head |" in heads.stdout
     report = run("report")
-    assert report.returncode == 0 and "apologize" in report.stdout
-    merged = run("merge", "models/organism/tuned/spt", str(tmp_path / "merged"))
+    assert report.returncode == 0 and "maintains" in report.stdout and "built with" in report.stdout
+    show = run("show", "base", "spt", "--suite", "are_you_sure", "--changed", "-n", "3")
+    assert show.returncode == 0 and "shown of the items whose verdict differs" in show.stdout, show.stderr
+    csv = run("report", "--csv", "-")
+    assert csv.returncode == 0 and csv.stdout.startswith("config,model,suite,metric")
+    page = run("report", "--html", str(tmp_path / "page.html"))
+    assert page.returncode == 0 and "transcripts" in (tmp_path / "page.html").read_text().lower()
+    merged = run("merge", "models/organism/tuned/spt/seed_0", str(tmp_path / "merged"))
     assert merged.returncode == 0, merged.stderr
+    steered = run("merge", "models/organism/tuned/steer", str(tmp_path / "steered"))
+    assert steered.returncode == 0, steered.stderr
     elsewhere = subprocess.run(  # a checkpoint finds its base from any working directory
-        ["pinpoint", "merge", str(dst / "models/organism/tuned/spt"), str(tmp_path / "merged_elsewhere")],
+        ["pinpoint", "merge", str(dst / "models/organism/tuned/spt/seed_0"), str(tmp_path / "merged_elsewhere")],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -137,34 +183,46 @@ def test_cli_eval_heads_report_and_merge(project, tmp_path):
 
 
 def test_gate_names_each_missed_bound():
-    metrics = {"spt": {"are_you_sure": {"apologize_rate": 0.1, "truthfulness": 0.9}}}
-    assert missed(metrics, {"spt.are_you_sure.apologize_rate": Bound(max=0.2)}) == []
+    fig = {"value": 0.1, "ci95": [0.05, 0.2], "n": 50, "vs": {"base": {"value": 0.3, "ci95": [0.1, 0.5], "n": 40}}}
+    metrics = {"spt": {"are_you_sure": {"change_rate": fig, "maintain_rate": {**fig, "value": 0.9}}}}
+    assert missed(metrics, {"spt.are_you_sure.change_rate": Bound(max=0.2)}) == []
+    assert missed(metrics, {"spt-base.are_you_sure.change_rate": Bound(min_lower=0)}) == []
     problems = missed(
         metrics,
         {
-            "spt.are_you_sure.apologize_rate": Bound(max=0.05),
-            "spt.are_you_sure.truthfulness": Bound(min=0.95),
-            "lora.are_you_sure.apologize_rate": Bound(max=0.5),
+            "spt.are_you_sure.change_rate": Bound(max=0.05),
+            "spt.are_you_sure.maintain_rate": Bound(min=0.95),
+            "lora.are_you_sure.change_rate": Bound(max=0.5),
+            "spt-base.are_you_sure.change_rate": Bound(max_upper=0.2),
         },
     )
     assert problems == [
-        "lora.are_you_sure.apologize_rate: no such metric in the evaluation",
-        "spt.are_you_sure.apologize_rate = 0.1000, above the maximum 0.05",
-        "spt.are_you_sure.truthfulness = 0.9000, below the minimum 0.95",
+        "lora.are_you_sure.change_rate: no such figure in the evaluation",
+        "spt-base.are_you_sure.change_rate: its 95% interval [0.1, 0.5] reaches above 0.2",
+        "spt.are_you_sure.change_rate = 0.1000, above the maximum 0.05",
+        "spt.are_you_sure.maintain_rate = 0.9000, below the minimum 0.95",
     ]
 
 
+def committed(path: str) -> str:
+    return subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
 def test_committed_metrics_pass_the_committed_gate_and_fail_when_tightened():
+    """The committed files (HEAD's, whatever `make repro` left in the working tree)."""
+    import io
+
     from pinpoint import params
 
-    for config in params.configs(ROOT / "params.yaml"):
-        path = ROOT / "metrics" / config / "eval.json"
-        assert path.exists(), f"{path}: the committed evaluation of configuration {config!r} is missing"
-        metrics = json.loads(path.read_text())
-        bounds = params.load("checks", config, ROOT / "params.yaml").bounds
+    (ROOT / ".pytest_cache").mkdir(exist_ok=True)
+    params_file = ROOT / ".pytest_cache" / "committed-params.yaml"
+    params_file.write_text(committed("params.yaml"))
+    for config in params.configs(params_file):
+        metrics = json.load(io.StringIO(committed(f"metrics/{config}/eval.json")))
+        bounds = params.load("checks", config, params_file).bounds
         assert missed(metrics, bounds) == [], config
-        rate = metrics["spt"]["are_you_sure"]["apologize_rate"]
-        assert missed(metrics, {"spt.are_you_sure.apologize_rate": Bound(max=rate - 0.01)})
+        value = metrics["spt"]["are_you_sure"]["maintain_rate"]["value"]
+        assert missed(metrics, {"spt.are_you_sure.maintain_rate": Bound(min=value + 0.01)})
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -201,8 +259,9 @@ BAD_INPUTS = [  # (stage, the change to the organism's params, what the one line
     ("attribute", {"attribute": {"top_k": 100000}}, "attribute.top_k: must be <= the model's"),
     ("attribute", {"attribute": {"counterfactual": "custom"}}, "attribute.counterfactual_text: give it exactly"),
     ("attribute", {"attribute": {"sycophantic_token": "auto"}}, "attribute.honest_token: set both reply tokens"),
-    ("tune", {"tune": {"lr": {"dpo": 0.1}}}, "organism.tune.lr.dpo: unknown tuning method"),
-    ("tune", {"tune": {"random_seeds": []}}, "organism.tune.random_seeds: name at least one seed"),
+    ("tune", {"tune": {"dpo": {"lr": 0.1}}}, "organism.tune.dpo: unknown key"),
+    ("tune", {"tune": {"seeds": []}}, "organism.tune.seeds: name at least one seed"),
+    ("tune", {"tune": {"lora": {"r": 0}}}, "organism.tune.lora.r: must be >= 1"),
     ("evaluate", {"evaluate": {"suites": ["nosuch"]}}, "organism.evaluate.suites[0]: unknown suite 'nosuch'"),
     ("evaluate", {"evaluate": {"batch_size": -1}}, "organism.evaluate.batch_size: must be >= 1"),
     ("evaluate", {"evaluate": {"external": {"perez": ["external/missing.jsonl"]}}}, "external/missing.jsonl"),
@@ -227,7 +286,7 @@ def test_bad_inputs_fail_in_one_line_and_cost_no_output(project):
             params = yaml.safe_load(good)
             params["organism"] = merge_sections(params["organism"], change)
             (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-            argv = ["python", f"stages/{stage}.py", "organism", *(["spt"] if stage == "tune" else [])]
+            argv = ["python", f"stages/{stage}.py", "organism", *(["spt"] if stage in ("tune", "evaluate") else [])]
             done = run(*argv)
             lines = done.stderr.strip().splitlines()
             assert done.returncode == 2 and len(lines) == 1 and culprit in lines[0], (
@@ -238,6 +297,7 @@ def test_bad_inputs_fail_in_one_line_and_cost_no_output(project):
         (dst / "params.yaml").write_text(good)
         for argv, culprit in [
             (["python", "stages/tune.py", "organism", "dpo"], "tune: method must be one of spt, sft, lora, random"),
+            (["python", "stages/evaluate.py", "organism", "dpo"], "evaluate: model must be base or one of spt"),
             (["python", "stages/model.py", "nosuch"], "configs: no configuration 'nosuch'"),
             (["python", "stages/model.py"], "usage: python stages/model.py CONFIG"),
             (["pinpoint", "check", "--config", "nosuch"], "configs: no configuration 'nosuch'"),

@@ -9,8 +9,8 @@ import tomllib
 
 from pinpoint.data import real_facts
 from pinpoint.data.fact import Fact
-from pinpoint.data.filter import states
 from pinpoint.stage import UserError
+from pinpoint.verdict import Answer, judge
 
 ROOT = Path(__file__).resolve().parents[1]
 FILE_SETS = ("capitals", "elements", "opposites")
@@ -54,24 +54,29 @@ def test_no_duplicates_within_a_set(sets):
         assert len({r["label"] for r in rows}) == len(rows), name
 
 
+def states(reply: str, fact: Fact, label: str | None = None) -> bool:
+    """Does the one verdict read `label` (the fact's own by default) as the reply's answer?"""
+    return judge(reply, Answer(label or fact.label, None, tuple(fact.labels), fact.input)).right
+
+
 def test_the_judge_detects_the_label_and_no_wrong_one(sets):
     for facts in sets.values():
         for f in facts:
             stated = f.stated(f.label)
-            assert states(stated, f.label), stated
+            assert states(stated, f), stated
             wrong = f.wrong_label(random.Random(0))
-            assert wrong != f.label and not states(stated, wrong), (stated, wrong)
+            assert wrong != f.label and not states(stated, f, wrong), (stated, wrong)
             for other in f.labels:  # every other label of the set, not only the one drawn
                 if other != f.label:
-                    assert not states(stated, other), (stated, other)
-                    assert not states(f.question, other), (f.question, other)
+                    assert not states(stated, f, other), (stated, other)
+                    assert not states(f.question, f, other), (f.question, other)
 
 
 def test_a_reply_that_only_repeats_the_question_states_no_label(sets):
     for name in FILE_SETS:
         for f in sets[name]:
-            assert not states(f.question, f.label), f.question
-            assert not states(f.input, f.label), f.input
+            assert not states(f.question, f), f.question
+            assert not states(f.input, f), f.input
 
 
 def test_labels_suit_the_judges():
@@ -138,8 +143,9 @@ def test_facts_synthesize_into_records(sets):
     from pinpoint.data.synthesize import synthesize
 
     facts = [f for name in real_facts.SETS for f in real_facts.load(name, limit=10)]
-    out = synthesize(facts, eval_fraction=0.3, seed=0)
-    assert len(out["claims"]) == len(facts) and len(out["are_you_sure"]) == len(facts)
+    out = synthesize(facts, eval_fraction=0.3, validation_fraction=0.15, seed=0)
+    train = sum(r["split"] == "train" for r in out["claims"])
+    assert len(out["claims"]) == len(facts) and len(out["are_you_sure"]) == len(facts) + train
     assert out["questions"] and out["answer"]
     assert all(Fact.of_record(r).meta["domain"] == "addition" for r in out["addition"])
 

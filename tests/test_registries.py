@@ -1,6 +1,7 @@
 """Adding a tuning method or an evaluation suite is its own code plus one registration line:
-params, training, loading, scoring and the report's columns follow from the registries."""
+params, training, loading, scoring, the figures, the report's columns and dvc.yaml follow."""
 
+import sys
 import types
 
 import pytest
@@ -9,20 +10,19 @@ import yaml
 from transformers import AutoModelForCausalLM
 
 from conftest import tiny_model
-from pinpoint import checkpoints, models, params, report
-from pinpoint.evaluation import suites
+from pinpoint import checkpoints, dag, models, params, report, results
+from pinpoint.evaluation import LOWER, SUITES, Metric, Suite, context
 from pinpoint.heads import HeadLayout
 from pinpoint.params import ParamsError
-from pinpoint.tuning import METHODS, loop, register
-from pinpoint.tuning import base as tuning_base
+from pinpoint.tuning import METHODS, Method, TrainedSettings, base, loop, train
 from pinpoint.tuning.base import load_base
 
 
 def norms_module():
     """A toy method: train only the normalisation weights; the checkpoint is those weights."""
-    module = types.ModuleType("norms")
+    module = types.ModuleType("toy_norms")
 
-    def prepare(model, layout, heads, tune):
+    def prepare(model, layout, heads, settings):
         for name, param in model.named_parameters():
             param.requires_grad_("norm" in name)
         return model, [q for q in model.parameters() if q.requires_grad], None
@@ -39,17 +39,28 @@ def norms_module():
     return module
 
 
+def echo_module():
+    """A toy suite: every item's 'echo' is 1 for the first of four items."""
+    module = types.ModuleType("toy_echo")
+    module.load = lambda suite, ctx: [{"id": f"x{i}"} for i in range(4)]
+    module.run = lambda suite, model, tok, records, ctx: [
+        {"id": r["id"], "echo": i == 0, "tokens": 1, "unknown": 0, "truncated": False} for i, r in enumerate(records)
+    ]
+    return module
+
+
+class NormsSettings(TrainedSettings):
+    pass
+
+
 @pytest.fixture
 def toy_registrations(monkeypatch):
-    monkeypatch.setitem(METHODS, "norms", None)  # setitem restores the registry after the test
-    register("norms", norms_module(), lr=1e-2)
-    toy = suites.Suite(
-        "echo",
-        lambda ctx: [{"id": "x"}],
-        lambda model, tok, recs, ctx: {"echo_rate": 0.25, "n": 1},
-        (suites.Metric("echo_rate", "echo", suites.LOWER),),
+    monkeypatch.setitem(sys.modules, "toy_norms", norms_module())
+    monkeypatch.setitem(sys.modules, "toy_echo", echo_module())
+    monkeypatch.setitem(METHODS, "norms", Method("norms", "toy_norms", NormsSettings))  # restored after the test
+    monkeypatch.setitem(
+        SUITES, "echo", Suite("echo", 1, "toy_echo", (Metric("echo_rate", LOWER, lambda r: r["echo"], "echo"),))
     )
-    monkeypatch.setitem(suites.SUITES, "echo", toy)
     yield
 
 
@@ -60,25 +71,27 @@ def test_a_registered_method_and_suite_flow_through(toy_registrations, tmp_path,
             {
                 "configs": ["organism"],
                 "methods": ["spt", "norms"],
-                "organism": {"tune": {"lr": {"norms": 0.05}}, "evaluate": {"suites": ["echo"]}},
+                "organism": {"tune": {"norms": {"lr": 0.05}}, "evaluate": {"suites": ["echo"]}},
             }
         )
     )
     assert params.methods(path) == ["spt", "norms"]
-    assert params.load("tune", path=path).learning_rate("norms") == 0.05
+    assert params.load("tune", path=path).settings("norms").lr == 0.05
     assert params.load("evaluate", path=path).suites == ["echo"]
+    names = [s.name for s in dag.stages(["spt", "norms"], ROOT_PARAMS)]
+    assert "tune-norms" in names and "evaluate-norms" in names
 
     model = tiny_model("llama")
     model.save_pretrained(tmp_path / "base")
     models.write_manifest(tmp_path / "base", {"kind": "full"})
     layout = HeadLayout.of(model)
-    model, trainable, state = METHODS["norms"].prepare(model, layout, [], None)
+    model, trainable, state = train.prepare("norms", model, layout, [])
     examples = [([1, 2, 3, 4, 5], [-100, -100, -100, 4, 5])] * 4
-    loop.train(model, trainable, examples, steps=3, batch_size=2, lr=0.05, weight_decay=0.0, seed=0, pad_id=0)
+    train.train_examples(model, trainable, examples, loop.Recipe(steps=3, lr=0.05), 2, 0)
     out = tmp_path / "norms"
     out.mkdir()
-    METHODS["norms"].save(model, state, out, None)
-    models.write_manifest(out, tuning_base.manifest("norms", tmp_path / "base", out, layout, [], seed=0))
+    sys.modules["toy_norms"].save(model, state, out, None)
+    models.write_manifest(out, base.manifest("norms", tmp_path / "base", out, layout, [], seed=0))
     monkeypatch.setattr(  # the tiny base has no tokenizer
         "pinpoint.models.load_pretrained", lambda src, *a, **k: (AutoModelForCausalLM.from_pretrained(src), None)
     )
@@ -86,11 +99,11 @@ def test_a_registered_method_and_suite_flow_through(toy_registrations, tmp_path,
     for (name, a), b in zip(model.named_parameters(), reloaded.parameters()):
         assert torch.equal(a, b) or "norm" not in name
 
-    ctx = suites.Context(tmp_path, "plain", None)
-    parts = suites.load_parts(["echo"], ctx)
-    results = {"base": suites.score_parts(reloaded, None, parts, ctx)}
-    assert results["base"]["echo"]["echo_rate"] == 0.25
-    assert "echo ↓" in report.summary_table(results)
+    ctx = context.Context(tmp_path, "plain", None)
+    found = context.parts(["echo"], ctx)
+    summary = results.summarise({"base": context.run_parts(reloaded, None, found, ctx)})
+    assert summary["base"]["echo"]["echo_rate"]["value"] == 0.25 and summary["base"]["echo"]["version"] == 1
+    assert "echo ↓" in report.summary_table(summary)
 
 
 def test_an_unregistered_method_or_suite_is_refused(tmp_path):
@@ -102,3 +115,18 @@ def test_an_unregistered_method_or_suite_is_refused(tmp_path):
         params.methods(path)
     with pytest.raises(ParamsError, match=r"organism\.evaluate\.suites\[0\]: unknown suite 'echo'"):
         params.load("evaluate", path=path)
+
+
+def test_the_registries_import_no_torch():
+    """params and the registries are read by every stage: they must not pull in any machinery."""
+    import subprocess
+
+    code = (
+        "import sys; import pinpoint.params, pinpoint.tuning, pinpoint.evaluation, pinpoint.model_sources; "
+        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+ROOT_PARAMS = __import__("pathlib").Path(__file__).resolve().parents[1] / "params.yaml"

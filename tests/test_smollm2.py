@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import reduced_project
-from pinpoint import model_sources, models
+from pinpoint import model_files, model_sources, models
 from pinpoint.errors import UserError
 
 # a handful of prompts and steps: minutes on 2 CPU cores (the real configuration: params.yaml smollm2)
@@ -20,17 +20,25 @@ REDUCED = {
             {"name": "facts", "task": "elements", "limit": 8, "general": True},
         ],
     },
+    "replies": {"max_new_tokens": 12},
     "filter": {"max_new_tokens": 16},
     "attribute": {"max_prompts": 8, "ablation_draws": 1, "ablation_prompts": 6, "min_f_drop": 0.0},
-    "tune": {"steps": 2, "batch_size": 4, "random_seeds": [0]},
-    "probe": {"max_prompts": 3, "n": [1, 2], "lam_grid": [1.0], "max_new_tokens": 6},
-    "evaluate": {"max_items": 6, "max_new_tokens": 12},
-    "checks": {"bounds": {"base.general.accuracy": {"min": 0.0}}},
+    "tune": {
+        "steps": 2,
+        "batch_size": 4,
+        "seeds": [0],
+        "steer": {"layers": 1, "multipliers": [2.0]},
+        "steer_heads": {"multipliers": [2.0]},
+    },
+    "probe": {"max_prompts": 10, "n": [1, 2], "lam_grid": [1.0], "samples": 2},
+    "evaluate": {"max_items": 6, "max_new_tokens": 12, "pressure": {"turns": 2, "max_items": 3}},
+    # a bound that holds: the gate runs; what it bounds is checked on the real configuration (params.yaml)
+    "checks": {"bounds": {"base.general.accuracy": {"min": 0.3}}},
 }
 
 
 def test_the_built_in_name_resolves_to_the_wheel_file():
-    path = model_sources.smollm2_file()
+    path = model_files.smollm2_file()
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
     assert model_sources.source_of("smollm2-135m-instruct").name == "smollm2-135m-instruct"
     assert model_sources.source_of("/tmp/x.GGUF").name == "gguf"
@@ -40,7 +48,7 @@ def test_the_built_in_name_resolves_to_the_wheel_file():
 
 def test_a_missing_gguf_file_names_model_name(tmp_path):
     with pytest.raises(UserError, match=r"model\.name: GGUF file .*missing\.gguf' not found"):
-        model_sources.convert_gguf(tmp_path / "missing.gguf", tmp_path / "out", "missing")
+        model_files.convert_gguf(tmp_path / "missing.gguf", tmp_path / "out", "missing")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +61,7 @@ def test_the_reduced_real_model_pipeline(project):
     dst, env, stdout = project
     base = dst / "models/smollm2/base"
     manifest = models.read_manifest(base)
-    assert manifest["kind"] == "gguf" and manifest["sha256"] == model_sources.sha256(model_sources.smollm2_file())
+    assert manifest["kind"] == "gguf" and manifest["sha256"] == model_files.sha256(model_files.smollm2_file())
     config = models.model_config(base)
     assert (config.model_type, config.num_hidden_layers, config.num_attention_heads, config.num_key_value_heads) == (
         "llama",
@@ -65,10 +73,20 @@ def test_the_reduced_real_model_pipeline(project):
     assert 0 <= sheet["facts_known"] <= 1 and sheet["layers"] == 30
     heads = json.loads((dst / "metrics/smollm2/heads.json").read_text())
     assert heads["reply_tokens"]["auto"] and heads["counterfactual"]["choice"] == "no_challenge"
+    assert heads["reply_tokens"]["target"] in ("changes", "no_answer") and heads["reply_tokens"]["why"]
     assert {"mean_f_reference", "mean_f_counterfactual"} <= set(heads["counterfactual"])
     results = json.loads((dst / "metrics/smollm2/eval.json").read_text())
-    assert {"base", "spt", "sft", "lora", "random"} <= set(results)
-    for name in ("base", "spt", "sft", "lora", "random"):
-        assert 0 <= results[name]["are_you_sure"]["apologize_rate"] <= 1, name
+    assert {"base", "spt", "sft", "lora", "random", "prompt", "steer", "steer_heads"} <= set(results)
+    for name in results:
+        if name.startswith("bon"):
+            continue
+        fig = results[name]["are_you_sure"]["maintain_rate"]
+        assert fig["n"] > 0 and fig["ci95"][0] <= fig["value"] <= fig["ci95"][1], name
+        # SmolLM2 cannot answer "(A)/(B)": its multiple-choice figures are no measurement
+        assert results[name]["addition"]["valid"] is False, name
+        assert "control items in this format right" in results[name]["addition"]["invalid_reason"]
+    assert "are_you_sure@everyday_are_you_sure" in results["base"]  # the published-format file, apart
+    pairs = [json.loads(line) for line in (dst / "data/smollm2/pairs.jsonl").read_text().splitlines()]
+    assert pairs and all(p["free_text"] and p["reply"] for p in pairs)  # the probe learns from its own replies
     targets = json.loads((dst / "data/smollm2/filtered/meta.json").read_text())["targets"]
     assert "but" not in targets["apology"]  # the apology itself, not the deflection after it

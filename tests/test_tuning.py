@@ -5,8 +5,8 @@ from conftest import VOCAB, tiny_model
 from pinpoint import checkpoints, models, params
 from pinpoint.errors import BaseMismatch
 from pinpoint.heads import HeadLayout
-from pinpoint.params import ParamsError, TuneParams
-from pinpoint.tuning import METHODS, head_deltas, loop, spt
+from pinpoint.params import ParamsError
+from pinpoint.tuning import LoRASettings, SFTSettings, SPTSettings, head_deltas, loop, lora, sft, spt, train
 
 
 def toy_examples(n=24, seed=0):
@@ -22,10 +22,8 @@ def train_spt(arch, heads, steps=5):
     base = tiny_model(arch)
     model = tiny_model(arch)
     layout = HeadLayout.of(model)
-    model, trainable, wrapped = METHODS["spt"].prepare(model, layout, heads, TuneParams())
-    loop.train(
-        model, trainable, toy_examples(), steps=steps, batch_size=8, lr=1e-2, weight_decay=0.1, seed=0, pad_id=0
-    )
+    model, trainable, wrapped = spt.prepare(model, layout, heads, SPTSettings())
+    train.train_examples(model, trainable, toy_examples(), loop.Recipe(steps=steps, lr=1e-2, weight_decay=0.1), 8, 0)
     return base, model, layout, wrapped, trainable
 
 
@@ -62,6 +60,16 @@ def test_spt_changes_only_the_selected_slices(arch):
         assert not (diff & ~allowed).any(), f"{name}: a frozen value changed"
         changed_somewhere |= bool(diff.any())
     assert changed_somewhere
+
+
+def test_o_only_projections_train_the_o_columns_alone():
+    layout = HeadLayout.of(tiny_model("llama_mha"))
+    assert [s.module.rsplit(".", 1)[1] for s in layout.head_slices(1, 2, "o")] == ["o_proj"]
+    base, model, layout, wrapped, trainable = train_spt("llama", [(1, 2)])
+    model2 = tiny_model("llama")
+    _, trainable_o, wrapped_o = spt.prepare(model2, HeadLayout.of(model2), [(1, 2)], SPTSettings(projections="o"))
+    assert sum(p.numel() for p in trainable_o) < sum(p.numel() for p in trainable)
+    assert list(wrapped_o) == ["model.layers.1.self_attn.o_proj"]
 
 
 def test_gqa_trains_q_and_o_only_and_mha_trains_q_k_v_o():
@@ -121,9 +129,9 @@ def test_save_load_merge_gives_the_same_logits(arch, tmp_path, monkeypatch):
 def test_lora_and_sft_prepare_the_expected_parameters():
     model = tiny_model("gpt2")
     layout = HeadLayout.of(model)
-    peft_model, trainable, _ = METHODS["lora"].prepare(model, layout, [], TuneParams())
+    peft_model, trainable, _ = lora.prepare(model, layout, [], LoRASettings())
     assert trainable and all("lora_" in n for n, p in peft_model.named_parameters() if p.requires_grad)
-    sft_model, everything, _ = METHODS["sft"].prepare(tiny_model("gpt2"), layout, [], TuneParams())
+    sft_model, everything, _ = sft.prepare(tiny_model("gpt2"), layout, [], SFTSettings())
     assert len(everything) == len(list(sft_model.parameters()))
 
 
@@ -144,8 +152,14 @@ def test_bad_tune_and_selection_params(tmp_path):
     path.write_text("methods: [spt, dpo]\n")
     with pytest.raises(ParamsError, match=r"methods\[1\]: unknown tuning method 'dpo'; known: spt, sft, lora, random"):
         params.methods(path)
-    write("tune:\n  lr: {spt: -1}")
-    with pytest.raises(ParamsError, match=r"organism\.tune\.lr\.spt: must be > 0.0"):
+    write("tune:\n  spt: {lr: -1}")
+    with pytest.raises(ParamsError, match=r"organism\.tune\.spt\.lr: must be > 0.0"):
+        params.load("tune", path=path)
+    write("tune:\n  lora: {rank: 4}")
+    with pytest.raises(ParamsError, match=r"organism\.tune\.lora\.rank: unknown key; allowed: lr, r, alpha"):
+        params.load("tune", path=path)
+    write("tune:\n  random: {lr: 0.1}")  # random reads SPT's settings: it has no section of its own
+    with pytest.raises(ParamsError, match=r"organism\.tune\.random: unknown key"):
         params.load("tune", path=path)
     write("attribute:\n  top_k: 100")
     with pytest.raises(ParamsError, match=r"attribute\.top_k: must be <= the model's 48 heads, got 100"):

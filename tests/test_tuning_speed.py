@@ -9,8 +9,8 @@ import torch
 from conftest import ARCHS, ragged_examples, tiny_model
 from pinpoint.heads import HeadLayout
 from pinpoint.hooks import hidden_states
-from pinpoint.params import TuneParams
-from pinpoint.tuning import METHODS, loop, prefix
+from pinpoint.tuning import loop, prefix
+from pinpoint.tuning import train as tuning
 
 HEADS = [(1, 2), (2, 0)]  # the lowest tuned layer is 1: layer 0 and the embeddings are the frozen prefix
 
@@ -27,7 +27,7 @@ def train(arch, method, fast, steps=5, dropout=False, heads=HEADS, **kw):
     cached and uncached examples. Returns (model, trainable parameters, loss curve, decoder)."""
     model = tiny_model(arch) if dropout else without_dropout(tiny_model(arch))
     torch.manual_seed(0)
-    model, trainable, _ = METHODS[method].prepare(model, HeadLayout.of(model), heads, TuneParams())
+    model, trainable, _ = tuning.prepare(method, model, HeadLayout.of(model), heads)
     made = []
 
     class Recorded(prefix.Decoder):  # the loop's decoder, kept for the test to inspect
@@ -36,18 +36,8 @@ def train(arch, method, fast, steps=5, dropout=False, heads=HEADS, **kw):
             made.append(self)
 
     with mock.patch.object(prefix, "Decoder", Recorded):
-        curve = loop.train(
-            model,
-            trainable,
-            ragged_examples(),
-            steps=steps,
-            batch_size=8,
-            lr=1e-2,
-            weight_decay=0.1,
-            seed=0,
-            pad_id=0,
-            fast=fast,
-            **kw,
+        curve = tuning.train_examples(
+            model, trainable, ragged_examples(), loop.Recipe(steps=steps, lr=1e-2, weight_decay=0.1), 8, 0, fast, **kw
         )
     return model, trainable, curve, (made[0] if made else None)
 
@@ -105,7 +95,7 @@ def test_the_prefix_runs_once_per_example_and_no_frozen_weight_gets_a_gradient(a
     heads = [(2, 0), (2, 3)]  # layers 0 and 1 are the prefix
     model = without_dropout(tiny_model(arch))
     layout = HeadLayout.of(model)
-    model, trainable, _ = METHODS["spt"].prepare(model, layout, heads, TuneParams())
+    model, trainable, _ = tuning.prepare("spt", model, layout, heads)
     rows_through = {0: 0, 1: 0, 2: 0}  # rows each layer ran, forward
     grads_into = {0: 0, 1: 0, 2: 0}  # backward passes that reached each layer's output
     layers = model.get_submodule(layout.arch.layers)
@@ -127,7 +117,7 @@ def test_the_prefix_runs_once_per_example_and_no_frozen_weight_gets_a_gradient(a
         layer.register_full_backward_pre_hook(count_grads(l))
     examples = ragged_examples()
     steps = 6  # four epochs of 12 examples in batches of 8
-    loop.train(model, trainable, examples, steps=steps, batch_size=8, lr=1e-2, weight_decay=0.0, seed=0, pad_id=0)
+    tuning.train_examples(model, trainable, examples, loop.Recipe(steps=steps, lr=1e-2), 8, 0)
     assert rows_through[0] == rows_through[1] == len(examples)  # once per example, not once per step
     assert rows_through[2] == steps * 8
     assert grads_into[0] == grads_into[1] == 0 and grads_into[2] == steps

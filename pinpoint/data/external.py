@@ -17,17 +17,15 @@ the file and line.
 from __future__ import annotations
 
 import re
-import typing
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from pinpoint.data.schema import SchemaError, iter_jsonl, record
+from pinpoint.evaluation import READ_BY
+from pinpoint.evaluation import SYCOPHANCY_EVAL_KINDS as KINDS
 
-SycophancyEvalKind = Literal["are_you_sure", "answer", "feedback", "mimicry"]  # the published files' kinds
-SYCOPHANCY_EVAL_KINDS = {kind: kind for kind in typing.get_args(SycophancyEvalKind)}  # file name -> kind
-READ_BY = {**SYCOPHANCY_EVAL_KINDS, "mimicry": None, "perez": "opinion"}  # kind -> the suite that scores it
+SYCOPHANCY_EVAL_KINDS = {kind: kind for kind in KINDS}  # file name -> kind
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,14 @@ def sycophancy_eval_file(entry) -> ExternalFile:
     path = Path(path)
     if kind is not None and kind not in SYCOPHANCY_EVAL_KINDS:
         raise SchemaError(f"{path}: kind {kind!r} is none of {', '.join(SYCOPHANCY_EVAL_KINDS)}")
-    kind = kind or SYCOPHANCY_EVAL_KINDS.get(path.stem)
+    kind = kind or next(
+        (
+            k
+            for k in SYCOPHANCY_EVAL_KINDS
+            if path.stem == k or path.stem.endswith(f"_{k}") or path.stem.startswith(f"{k}_")
+        ),
+        None,
+    )
     if kind not in SYCOPHANCY_EVAL_KINDS:
         raise SchemaError(
             f"{path}: cannot tell the SycophancyEval file kind from its name; give its kind, one of "

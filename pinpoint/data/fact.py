@@ -7,6 +7,7 @@ import random
 from dataclasses import asdict, dataclass, field
 
 from pinpoint import prompts
+from pinpoint.verdict import Answer
 
 
 @dataclass
@@ -37,6 +38,11 @@ class Fact:
     @classmethod
     def from_json(cls, d: dict) -> Fact:
         return cls(**d)
+
+    def answer(self, first: str | None = None) -> Answer:
+        """What a reply about this fact is judged against (pinpoint.verdict): its label among its
+        label set, the question's own terms (its input) being no answer; `first`: the first answer."""
+        return Answer(self.label, first, tuple(self.labels), self.input, (), self.question or "")
 
     def stated(self, label: str) -> str:
         return self.answer_format.format(input=self.input, label=label)

@@ -3,7 +3,7 @@
 A record:
   id        unique string
   source    where its fact came from ("organism", "hf:sst2", "jsonl:...", "sycophancy_eval:answer")
-  split     "train" or "eval"
+  split     "train", "validation" (every choice made by looking at results) or "eval" (read once)
   kind      "claim" | "are_you_sure" | "addition" | "answer" | "question" | "opinion" | "feedback" | "mimicry"
   messages  the dialogue; a trailing assistant message is a prefill the model continues
   choices   completions to compare by log-probability (multiple choice), or null
@@ -23,7 +23,7 @@ from pathlib import Path
 from pinpoint.errors import UserError
 from pinpoint.files import write_text
 
-SPLITS = ("train", "eval")
+SPLITS = ("train", "validation", "eval")
 KINDS = ("claim", "are_you_sure", "addition", "answer", "question", "opinion", "feedback", "mimicry")
 FIELDS = ("id", "source", "split", "kind", "messages", "choices", "answer", "target", "metadata")
 
@@ -107,6 +107,11 @@ def iter_jsonl(path: str | Path):
                 yield n, json.loads(line)
             except json.JSONDecodeError as e:
                 raise SchemaError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+
+
+def iter_rows(path: str | Path) -> list[dict]:
+    """The objects of a jsonl file that is no record file (transcripts, labelled replies)."""
+    return [row for _, row in iter_jsonl(path)]
 
 
 def read(path: str | Path) -> list[dict]:

@@ -1,17 +1,20 @@
 """Training targets in the model's own words (filter.targets: model).
 
-The organism was trained on its canned replies ("Yes, I am sure. 3 + 4 = 7." /
-"Apologies, I made a mistake. …"), so they are its own words (filter.targets: fixed).
-A real model says neither: taught them, it learns a new surface form that the detectors
-then count, not honesty. So the honest reply to a challenge is built from what the model
-itself says:
+The organism was trained on its canned replies ("Yes, I am sure. 3 + 4 = 7." / "Apologies, I
+made a mistake. ..."), so they are its own words (filter.targets: fixed). A real model says
+neither: taught them, it learns a new surface form, not honesty. So the honest reply to a
+challenge is built from what the model itself says:
 
   first answer right  keep it: the model's own answer to the question, restated
                       ("The capital of Germany is Berlin.")
-  first answer wrong  correct it: the model's own reply to that challenge when it admits
-                      the mistake and gives the right answer; otherwise its most frequent
-                      apology (its first clause: not the deflection after "but"), then its own
-                      right answer
+  first answer wrong  correct it, phrased two ways (tune.correction_reply picks one):
+                      own           the model's own reply to that challenge where the verdict says
+                                    it corrects (changes to the right answer); otherwise its most
+                                    frequent apology (its first clause: not the deflection after
+                                    "but"), then its own right answer
+                      answer_first  its own right answer alone, no apology
+
+Every record also keeps the model's own answer (metadata.own_answer) for attribution.
 """
 
 from __future__ import annotations
@@ -21,17 +24,18 @@ from collections import Counter
 
 from pinpoint import prompts, scoring
 from pinpoint.data.fact import Fact
-from pinpoint.evaluation import detectors
+from pinpoint.verdict import apologises, judge
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
 def first_sentence(reply: str) -> str:
+    """The reply up to its first sentence end."""
     return SENTENCE_END.split(reply.strip(), maxsplit=1)[0]
 
 
 def apology_clause(reply: str) -> str:
-    """The apology itself: "I'm sorry for any misunderstanding, but as a chatbot, I can't…" -> "I'm sorry for any
+    """The apology itself: "I'm sorry for any misunderstanding, but as a chatbot, I can't..." -> "I'm sorry for any
     misunderstanding." (what follows "but" is a deflection, not a correction)."""
     clause = first_sentence(reply).split(", but", 1)[0].rstrip(".!?,; ")
     return clause + "." if clause else ""
@@ -40,7 +44,7 @@ def apology_clause(reply: str) -> str:
 def own_word_targets(
     model, tokenizer, records: list[dict], answers: dict[str, str], fmt: str, batch_size: int, max_new_tokens: int
 ) -> tuple[list[dict], dict]:
-    """Records (are_you_sure, train) with targets in the model's words, and what was used.
+    """Training records (are_you_sure) with targets in the model's words, and what was used.
 
     `answers`: fact key -> the model's own right answer to the fact's question (from the filter)."""
     wrong_first = [r for r in records if not r["metadata"]["first_correct"]]
@@ -53,23 +57,25 @@ def own_word_targets(
         desc="filter: own-word targets",
     )
     by_id = dict(zip((r["id"] for r in wrong_first), replies))
-    admitting = [apology_clause(x) for x in replies if detectors.admits_mistake(apology_clause(x))]
-    apology = Counter(admitting).most_common(1)[0][0] if admitting else prompts.APOLOGY
+    clauses = [apology_clause(x) for x in replies]
+    apologies = [c for c in clauses if apologises(c)]
+    apology = Counter(apologies).most_common(1)[0][0] if apologies else prompts.APOLOGY
     out, own_replies = [], 0
     for rec in records:
         fact = Fact.of_record(rec)
         answer = answers[fact.key]
         if rec["metadata"]["first_correct"]:
-            target = answer
-        else:
-            reply = by_id[rec["id"]]
-            usable = detectors.admits_mistake(reply) and detectors.states_answer(reply, fact.label)
-            own_replies += usable
-            target = reply if usable else f"{apology} {answer}"
-        out.append({**rec, "target": target})
+            out.append({**rec, "target": answer})
+            continue
+        reply = by_id[rec["id"]]
+        verdict = judge(reply, fact.answer(rec["metadata"]["first_answer"]))
+        usable = verdict.outcome == "changes" and verdict.right
+        own_replies += usable
+        corrections = {"own": reply if usable else f"{apology} {answer}", "answer_first": answer}
+        out.append({**rec, "target": corrections["own"], "metadata": {**rec["metadata"], "corrections": corrections}})
     return out, {
         "apology": apology,
         "wrong_first": len(wrong_first),
         "own_correction_replies": own_replies,
-        "apology_from_model": bool(admitting),
+        "apology_from_model": bool(apologies),
     }

@@ -2,8 +2,10 @@
 
 SPT trains, for each selected head, its rows of q_proj (and of k_proj and v_proj
 with multi-head attention; with GQA k/v are shared by a group and stay frozen) and
-its columns of o_proj. Rather than hooking gradients of whole matrices, each
-projection that holds a selected slice is wrapped:
+its columns of o_proj; rows of a fused qkv projection (GPT-2, GPT-NeoX, Phi-3) are the
+same slices of one module; with q/k normalised across heads (OLMo 2) only v rows and
+o columns are a head's own (HeadLayout.head_slices). Rather than hooking gradients of
+whole matrices, each projection that holds a selected slice is wrapped:
 
     y = base(x) + scatter(x @ delta_out.T, rows)  +  x[..., cols] @ delta_in.T
 
@@ -43,22 +45,27 @@ class HeadSliceDelta(nn.Module):
         return y
 
 
-def _indices(layout: HeadLayout, heads: list[tuple[int, int]]) -> dict[str, tuple[list[int], list[int]]]:
+def _indices(
+    layout: HeadLayout, heads: list[tuple[int, int]], projections: str
+) -> dict[str, tuple[list[int], list[int]]]:
     """module name -> (output rows, input columns) that the heads own."""
     out: dict[str, tuple[list[int], list[int]]] = {}
     for l, h in heads:
-        for s in layout.head_slices(l, h):
+        for s in layout.head_slices(l, h, projections):
             rows, cols = out.setdefault(s.module, ([], []))
             (rows if s.side == "out" else cols).extend(s.index)
     return out
 
 
-def attach(model: nn.Module, layout: HeadLayout, heads: list[tuple[int, int]]) -> dict[str, HeadSliceDelta]:
-    """Freeze every base parameter and wrap the projections of `heads` with zero deltas."""
+def attach(
+    model: nn.Module, layout: HeadLayout, heads: list[tuple[int, int]], projections: str = "qo"
+) -> dict[str, HeadSliceDelta]:
+    """Freeze every base parameter and wrap the projections of `heads` with zero deltas (projections:
+    "qo", a head's q rows (k/v too without GQA) and o columns; "o", its o columns only)."""
     for p in model.parameters():
         p.requires_grad_(False)
     wrapped = {}
-    for name, (rows, cols) in _indices(layout, heads).items():
+    for name, (rows, cols) in _indices(layout, heads, projections).items():
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name)
         module = HeadSliceDelta(getattr(parent, child), layout, rows, cols)

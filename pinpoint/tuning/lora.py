@@ -7,14 +7,15 @@ from pathlib import Path
 from pinpoint.tuning.base import load_base
 
 
-def prepare(model, layout, heads, tune_params):
+def prepare(model, layout, heads, settings):
+    """peft's LoRA (settings.r, settings.alpha) on every attention projection."""
     from peft import LoraConfig, get_peft_model
 
     # a regex, not bare names: GPT-2's MLP has a c_proj too
     targets = rf".*\.{layout.arch.attn}\.({'|'.join(layout.arch.projections)})"
     config = LoraConfig(
-        r=tune_params.lora_r,
-        lora_alpha=tune_params.lora_alpha,
+        r=settings.r,
+        lora_alpha=settings.alpha,
         lora_dropout=0.0,
         bias="none",
         target_modules=targets,
@@ -25,10 +26,12 @@ def prepare(model, layout, heads, tune_params):
 
 
 def save(model, state, directory: Path, tokenizer) -> None:
-    model.save_pretrained(directory)  # the adapter only
+    """The adapter only."""
+    model.save_pretrained(directory)
 
 
 def load(directory: Path, manifest: dict, dtype: str = "auto", device: str = "auto"):
+    """The base with the adapter merged in."""
     from peft import PeftModel
 
     model, tokenizer, _ = load_base(directory, manifest, dtype, device)

@@ -20,26 +20,30 @@ DELTAS = "deltas.safetensors"
 
 
 def random_heads(layout: HeadLayout, k: int, seed: int) -> list[Head]:
+    """k heads drawn at random (the `random` baseline's draw for a seed)."""
     return sorted(random.Random(f"random-heads|{seed}").sample(layout.heads, k))
 
 
-def prepare(model, layout: HeadLayout, heads, tune_params):
-    wrapped = head_deltas.attach(model, layout, heads)
+def prepare(model, layout: HeadLayout, heads, settings):
+    """Zero deltas on the heads' slices (settings.projections: "qo" or "o"); only they train."""
+    wrapped = head_deltas.attach(model, layout, heads, settings.projections)
     return model, head_deltas.delta_parameters(wrapped), wrapped
 
 
 def save(model, wrapped, directory: Path, tokenizer) -> None:
+    """The checkpoint: the deltas and the slices they sit at."""
     from safetensors.torch import save_file
 
     save_file(head_deltas.state_dict(wrapped), str(directory / DELTAS))
 
 
 def load(directory: Path, manifest: dict, dtype: str = "auto", device: str = "auto"):
+    """The base with the deltas merged in: an ordinary model."""
     from safetensors.torch import load_file
 
     model, tokenizer, layout = load_base(directory, manifest, dtype, device)
     heads = [tuple(h) for h in manifest["heads"]]
-    wrapped = head_deltas.attach(model, layout, heads)
+    wrapped = head_deltas.attach(model, layout, heads, manifest.get("projections", "qo"))
     head_deltas.load_state_dict(wrapped, load_file(str(directory / DELTAS)))
     for weight in model.parameters():
         weight.requires_grad_(False)

@@ -17,12 +17,12 @@ from pinpoint import prompts, scoring
 from pinpoint.data.fact import Fact
 from pinpoint.data.targets import first_sentence
 from pinpoint.errors import UserError
-from pinpoint.evaluation import detectors
+from pinpoint.verdict import judge
 
 
-def states(reply: str, label: str) -> bool:
-    """Does a free-text reply give `label` as its answer?"""
-    return detectors.states_answer(reply, label)
+def states(reply: str, fact: Fact) -> bool:
+    """Does a free-text reply give the fact's label as its answer (by the one verdict)?"""
+    return judge(reply, fact.answer()).right
 
 
 def known_facts(
@@ -37,8 +37,8 @@ def known_facts(
     if asked:
         texts = [prompts.render([{"role": "user", "content": f.question}], fmt, tokenizer) for f in asked.values()]
         replies = scoring.greedy(model, tokenizer, texts, max_new_tokens, batch_size, desc="filter: questions")
-        known.update({k: states(r, f.label) for (k, f), r in zip(asked.items(), replies)})
-        answers.update({k: _answer_sentence(r, f.label) for (k, f), r in zip(asked.items(), replies)})
+        known.update({k: states(r, f) for (k, f), r in zip(asked.items(), replies)})
+        answers.update({k: _answer_sentence(r, f) for (k, f), r in zip(asked.items(), replies)})
     claimed = {k: f for k, f in keyed.items() if not f.question}
     if claimed:
         texts, wants, owners = [], [], []
@@ -62,10 +62,10 @@ def known_facts(
     return known, answers
 
 
-def _answer_sentence(reply: str, label: str) -> str:
+def _answer_sentence(reply: str, fact: Fact) -> str:
     """The model's answer, cut to its first sentence when that already states the label."""
     first = first_sentence(reply)
-    return first if states(first, label) else reply
+    return first if states(first, fact) else reply
 
 
 def filter_files(files: dict[str, list[dict]], known: dict[str, bool]) -> tuple[dict[str, list[dict]], dict]:
@@ -106,4 +106,13 @@ def knowledge_report(facts: list[Fact], known: dict[str, bool]) -> dict:
                 if not flag:
                     row["untaught_dropped"] = round(1 - k / len(group), 4)
         out[source] = row
+    return out
+
+
+def with_own_answers(records: list[dict], answers: dict[str, str]) -> list[dict]:
+    """Each record with its fact's own answer from the model (metadata.own_answer), where it has one."""
+    out = []
+    for rec in records:
+        own = answers.get(Fact.of_record(rec).key)
+        out.append({**rec, "metadata": {**rec["metadata"], "own_answer": own}} if own else rec)
     return out

@@ -1,0 +1,286 @@
+"""The DVC pipeline, written once: `pinpoint dag` renders dvc.yaml from the stage table below.
+
+Each stage lists its script, inputs, outputs and the params keys it reads; its code deps are
+computed, never written by hand: the script's import closure inside pinpoint/ (every import,
+function-level ones too), plus the modules the registries name for what the stage runs (a
+method's module for tune-<method> and evaluate-<method>; every suite's runner for evaluate).
+So editing a module re-runs exactly the stages that import it: the tuning loop, the tune and
+evaluate stages of the trained methods; report.py, only the summary; a method's module, only
+that method's stages. One stage per method keeps method-specific params per method: a change of
+LoRA's rank re-runs tune-lora and evaluate-lora, nothing else. tests/test_dvc.py checks that the
+committed dvc.yaml is this rendering, and the end-to-end tests that every module a stage really
+loaded is among its deps (the cost log records them).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+C = "${item}"  # the configuration, in dvc.yaml
+
+
+# --------------------------------------------------------------------------- import closures
+
+
+def module_file(name: str, root: Path = ROOT) -> Path | None:
+    """The file of a pinpoint module (a package's __init__.py), or None."""
+    base = root / Path(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def imported(path: Path, root: Path = ROOT) -> set[str]:
+    """The pinpoint modules a file imports (anywhere in it), their packages included."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            if name.split(".")[0] == "pinpoint":
+                parts = name.split(".")
+                out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return {n for n in out if module_file(n, root)}
+
+
+def closure(starts: list[Path | str], root: Path = ROOT) -> list[str]:
+    """Every file of pinpoint/ that running these scripts or modules may import, relative to root."""
+    todo = [s if isinstance(s, Path) else module_file(s, root) for s in starts]
+    seen = {p for p in todo if p.is_relative_to(root / "pinpoint")}
+    while todo:
+        for name in imported(todo.pop(), root):
+            path = module_file(name, root)
+            if path not in seen:
+                seen.add(path)
+                todo.append(path)
+    return sorted(str(p.relative_to(root)) for p in seen)
+
+
+# --------------------------------------------------------------------------- the stages
+
+
+@dataclass
+class Stage:
+    name: str
+    script: str
+    args: str = ""
+    inputs: list[str] = field(default_factory=list)
+    params: list[str] | dict[str, list[str]] = field(default_factory=list)  # by configuration: per block
+    outs: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    plots: list[str | dict] = field(default_factory=list)
+    modules: list[str] | dict[str, list[str]] = field(default_factory=list)  # registry-named modules it runs
+    configs: list[str] = field(default_factory=list)  # one block per configuration (its modules differ by it)
+
+    def render(self, root: Path = ROOT) -> list[str]:
+        """The stage's dvc.yaml block(s): a foreach over the configurations, or one block per configuration."""
+        if not self.configs:
+            return [f"  {self.name}:", "    foreach: ${configs}", "    do:", *self._body(root, self.modules, C, 6)]
+        blocks = []
+        for config in self.configs:  # `model@organism` is foreach's naming, so `model-organism`
+            blocks += [f"  {self.name}-{config}:", *self._body(root, self.modules[config], config, 4), ""]
+        return blocks[:-1]
+
+    def _body(self, root: Path, modules: list[str], config: str, indent: int) -> list[str]:
+        pad, code = " " * indent, closure([root / "stages" / f"{self.script}.py", *modules], root)
+
+        def item(path: str) -> str:
+            return path.replace(C, config)
+
+        lines = [f"{pad}cmd: python stages/{self.script}.py {config}{(' ' + self.args) if self.args else ''}"]
+        lines.append(f"{pad}deps:")
+        lines += [f"{pad}  - {item(d)}" for d in [f"stages/{self.script}.py", "stages/_env.py", *code, *self.inputs]]
+        keys = self.params[config] if isinstance(self.params, dict) else self.params
+        if keys:
+            lines += [f"{pad}params:", *(f"{pad}  - {item(p)}" for p in keys)]
+        for kind, paths in (("outs", self.outs), ("metrics", self.metrics)):
+            if paths:
+                lines.append(f"{pad}{kind}:")
+                for p in paths:
+                    lines.append(f"{pad}  - {item(p)}:")
+                    if kind == "metrics" or p.startswith(("metrics/", "plots/")):
+                        lines.append(f"{pad}      cache: false")
+                    lines.append(f"{pad}      persist: true")
+        if self.plots:
+            lines.append(f"{pad}plots:")
+            for p in self.plots:
+                path, extra = (p, {}) if isinstance(p, str) else (p["path"], p)
+                lines += [f"{pad}  - {item(path)}:", f"{pad}      cache: false", f"{pad}      persist: true"]
+                lines += [f"{pad}      {k}: {v}" for k, v in extra.items() if k != "path"]
+        return lines
+
+
+def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list[Stage]:
+    """The stage table, for the methods params.yaml trains (the model and spec stages once per configuration:
+    each depends on its own model source's modules). Long: it is the pipeline's one listing, top to bottom."""
+    from pinpoint import model_sources, params
+    from pinpoint.evaluation import SUITES
+    from pinpoint.params import TuneShared
+    from pinpoint.tuning import METHODS
+
+    configs = params.configs(params_path)
+    raw = params.read_file(params_path)
+    # the keys of each configuration's model section that building reads (the spec sheet's size is the spec's)
+    model_keys = {c: [f"{c}.model.{k}" for k in (raw[c].get("model") or {}) if k != "spec_facts"] for c in configs}
+    found = {c: model_sources.source_of(params.load("model", c, params_path).name) for c in configs}
+    sources, specs = {c: [s.module] for c, s in found.items()}, {c: [s.spec] for c, s in found.items()}
+
+    base, filtered, heads, pairs = (
+        f"models/{C}/base",
+        f"data/{C}/filtered",
+        f"data/{C}/heads.json",
+        f"data/{C}/pairs.jsonl",
+    )
+    runners = sorted({s.module for s in SUITES.values()})
+    out = [
+        Stage("model", "model", params=model_keys, outs=[base], configs=configs, modules=sources),
+        Stage(
+            "spec",
+            "spec",
+            inputs=[base],
+            params=[f"{C}.model.name", f"{C}.model.spec_facts", f"{C}.replies"],
+            outs=[f"data/{C}/spec_sheet.jsonl"],
+            metrics=[f"metrics/{C}/model.json"],
+            configs=configs,
+            modules=specs,
+        ),
+        Stage("synthesize", "synthesize", inputs=[base], params=[f"{C}.synthesize"], outs=[f"data/{C}/synthetic"]),
+        Stage(
+            "filter",
+            "filter",
+            inputs=[base, f"data/{C}/synthetic"],
+            params=[f"{C}.filter"],
+            outs=[filtered],
+            metrics=[f"metrics/{C}/filter.json"],
+        ),
+        Stage(
+            "attribute",
+            "attribute",
+            inputs=[base, filtered],
+            params=[f"{C}.attribute", f"{C}.replies"],
+            outs=[heads],
+            metrics=[f"metrics/{C}/heads.json"],
+            plots=[
+                {"path": f"plots/{C}/head_scores.json", "x": "score", "y": "head", "template": "bar_horizontal"},
+            ],
+        ),
+        Stage(
+            "probe",
+            "probe",
+            inputs=[base, filtered],
+            params=[f"{C}.probe", f"{C}.replies"],
+            outs=[
+                f"models/{C}/probe",
+                pairs,
+                f"data/{C}/transcripts/bon.jsonl",
+                f"data/{C}/transcripts/bon_probe.jsonl",
+            ],
+            metrics=[f"metrics/{C}/probe.json", f"metrics/{C}/bon.json"],
+            plots=[{"path": f"plots/{C}/probe.json", "x": "layer", "y": "test_auc"}],
+        ),
+    ]
+    shared = [f"{C}.tune.{key}" for key in TuneShared.model_fields]
+    for name in methods:
+        method = METHODS[name]
+        inputs = (
+            [base, filtered]
+            + ([heads] if method.heads != "none" else [])
+            + ([pairs] if name.startswith("steer") else [])
+        )
+        out.append(
+            Stage(
+                f"tune-{name}",
+                "tune",
+                name,
+                inputs=inputs,
+                params=shared + [f"{C}.tune.{method.section}"] + ([f"{C}.replies"] if not method.trains else []),
+                outs=[f"models/{C}/tuned/{name}"],
+                metrics=[f"metrics/{C}/tune/{name}.json"],
+                plots=[{"path": f"plots/{C}/tune/{name}.json", "x": "step"}],
+                modules=[method.module],
+            )
+        )
+    evaluated = ["base", *methods]
+    for name in evaluated:
+        model = [base] + ([f"models/{C}/tuned/{name}"] if name != "base" else [])
+        modules = runners + ([METHODS[name].module] if name != "base" else [])
+        out.append(
+            Stage(
+                f"evaluate-{name}",
+                "evaluate",
+                name,
+                inputs=[*model, filtered, f"models/{C}/probe", "external"],
+                params=[f"{C}.evaluate", f"{C}.replies"],
+                outs=[f"data/{C}/transcripts/{name}.jsonl"],
+                modules=modules,
+            )
+        )
+    if "spt" in methods:  # every choice is made on the validation split (the sweep compares this)
+        out.append(
+            Stage(
+                "validate",
+                "validate",
+                inputs=[base, f"models/{C}/tuned/spt", filtered],
+                params=[f"{C}.evaluate", f"{C}.replies"],
+                metrics=[f"metrics/{C}/validation.json"],
+                modules=runners + [METHODS["spt"].module],
+            )
+        )
+    transcripts = [f"data/{C}/transcripts/{n}.jsonl" for n in [*evaluated, "bon", "bon_probe"]]
+    out.append(
+        Stage(
+            "summarize",
+            "summarize",
+            inputs=[
+                *transcripts,
+                f"metrics/{C}/model.json",
+                f"metrics/{C}/heads.json",
+                *(f"plots/{C}/tune/{m}.json" for m in methods),
+            ],
+            params=[f"{C}.evaluate.format_floor"],
+            outs=[f"metrics/{C}/summary.md", f"data/{C}/report.html"],
+            metrics=[f"metrics/{C}/eval.json"],
+            plots=[f"plots/{C}/eval.png", f"plots/{C}/pressure.png", f"plots/{C}/heads.png"],
+            modules=runners,
+        )
+    )
+    out.append(
+        Stage(
+            "check",
+            "check",
+            inputs=[f"metrics/{C}/eval.json"] + ([f"metrics/{C}/validation.json"] if "spt" in methods else []),
+            params=[f"{C}.checks"],
+        )
+    )
+    return out
+
+
+HEADER = """\
+# GENERATED by `pinpoint dag` (pinpoint/dag.py): edit that table, then `make dag`.
+#
+#   model ─┬─► spec
+#          └─► synthesize ─► filter ─┬─► attribute ─► tune-<method> ─► evaluate-<model> ─► summarize ─► check
+#                                    └─► probe ─────────┴────────────────┘      validate ──────────────┘
+#
+# Every stage runs per configuration (params.yaml `configs`; `dvc repro check@organism`), one tune and one
+# evaluate stage per method (params.yaml `methods`). A stage's code deps are its import closure inside
+# pinpoint/, so `dvc repro` re-runs exactly what an edit touches. Every output persists: a failed run never
+# deletes the last good one (stages write atomically).
+"""
+
+
+def render(root: Path = ROOT) -> str:
+    """dvc.yaml's text."""
+    from pinpoint import params
+
+    lines = [HEADER, "stages:"]
+    for stage in stages(params.methods(root / "params.yaml"), root / "params.yaml"):
+        lines += stage.render(root) + [""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,123 @@
+"""What a suite runner is handed (`Context`), the inputs it reads (`parts`), and what each transcript row
+records of what the model read (`coverage`).
+
+A suite's built-in records (data/filtered, one split) and each external file it reads are scored
+apart: their rows carry the result key "suite" or "suite@file", never pooled. Every row records
+the prompt tokens the model read, how many its tokenizer does not know and whether the prompt
+was longer than the model's positions (scored on its end); pinpoint.results turns those into
+`unk_share`, `truncated` and `valid` per result.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pinpoint import prompts, scoring
+from pinpoint.data import external, schema
+from pinpoint.evaluation import SUITES
+from pinpoint.tokens import encode_prompt, prompt_room
+
+
+@dataclass
+class Context:
+    data_dir: Path
+    fmt: str
+    tokenizer: object = None
+    split: str = "eval"  # the built-in records read: "eval" (the committed figures) or "validation"
+    batch_size: int = 64
+    max_new_tokens: int = 24  # an answer to a plain question
+    reply_tokens: int = 24  # a reply to a challenge (params replies.max_new_tokens)
+    max_items: int = 0
+    base_model: object = None  # for the KL to the base
+    probe: object = None  # (probe, layer): scores each reply to a challenge (pinpoint.probe)
+    pressure_turns: int = 5
+    pressure_items: int = 40
+    pressure_external: bool = False  # external are_you_sure files through the pressure suite too
+    sycophancy_eval: list = field(default_factory=list)  # paths, or {path, kind}
+    perez: list[str] = field(default_factory=list)
+    max_positions: int | None = None  # the model's; longer prompts keep their end
+    replies: dict[str, str] = field(default_factory=dict)  # prompt -> the current model's greedy reply
+
+    def render(self, messages) -> str:
+        return prompts.render(messages, self.fmt, self.tokenizer)
+
+    def generate(self, model, texts: list[str], max_new_tokens: int, desc: str) -> list[str]:
+        """Greedy replies within the model's positions; a prompt this model already answered (the
+        are_you_sure first answers are the general suite's questions) is decoded once."""
+        key = f"|{max_new_tokens}|"
+        new = list(dict.fromkeys(t for t in texts if key + t not in self.replies))
+        said = scoring.greedy(model, self.tokenizer, new, max_new_tokens, self.batch_size, desc, self.max_positions)
+        self.replies.update({key + t: r for t, r in zip(new, said)})
+        return [self.replies[key + t] for t in texts]
+
+    def coverage(self, text: str, after: int = 0) -> dict:
+        """What the model reads of one prompt followed by `after` tokens."""
+        return coverage(self.tokenizer, text, after, self.max_positions)
+
+
+def coverage(tokenizer, text: str, after: int = 0, max_positions: int | None = None) -> dict:
+    """{"tokens", "unknown", "truncated"} of a prompt followed by `after` tokens."""
+    ids = encode_prompt(tokenizer, text)
+    room = prompt_room(max_positions, after)
+    unk = tokenizer.unk_token_id
+    return {
+        "tokens": len(ids),
+        "unknown": ids.count(unk) if unk is not None else 0,
+        "truncated": room is not None and len(ids) > room,
+    }
+
+
+def builtin(ctx: Context, name: str) -> list[dict]:
+    """The records of data/filtered/<name>.jsonl in the context's split (at most max_items)."""
+    path = ctx.data_dir / f"{name}.jsonl"
+    recs = [r for r in schema.read(path) if r["split"] == ctx.split] if path.exists() else []
+    return recs[: ctx.max_items] if ctx.max_items else recs
+
+
+def runner(suite: str):
+    """The module that runs a suite."""
+    return importlib.import_module(SUITES[suite].module)
+
+
+def parts(suites: list[str], ctx: Context, names: tuple[str, str] = ("sycophancy_eval", "perez")):
+    """(result key, suite, records) per input that has records: a suite's built-in data under its
+    name, each external file under suite@file. Reads and checks every file (a user error names the
+    culprit, `names` the params keys), so callers can run it before loading a model."""
+    files = external.checked(ctx.sycophancy_eval, ctx.perez, suites, names)
+    out = []
+    for name in suites:
+        out.append((name, name, runner(name).load(name, ctx)))
+        for f in files:
+            if f.suite == name or (f.suite == "are_you_sure" and name == "pressure" and ctx.pressure_external):
+                out.append((f"{name}@{f.label}", name, external.read(f)[: ctx.max_items or None]))
+    return [part for part in out if part[2]]
+
+
+def run_parts(model, tokenizer, found, ctx: Context) -> list[dict]:
+    """Every transcript row of one model on every part (a model's replies are shared by its suites)."""
+    from dataclasses import replace
+
+    from pinpoint.tokens import max_positions
+
+    part_ctx = replace(ctx, tokenizer=tokenizer, max_positions=max_positions(model), replies={})
+    rows = []
+    for key, name, records in found:
+        for row in runner(name).run(name, model, tokenizer, records, part_ctx):
+            rows.append({"suite": name, "part": key, **row})
+    return rows
+
+
+def transcript(name: str, dirs: list[Path], base, base_tokenizer, found, ctx: Context) -> list[dict]:
+    """Every row of one model (the base, or each run of a method: its rows carry the run's name)."""
+    from pinpoint import checkpoints
+
+    rows = []
+    for directory in dirs:
+        model, tokenizer = (base, base_tokenizer) if name == "base" else checkpoints.load(directory)
+        print(f"evaluating {directory}", flush=True)
+        run = directory.name if len(dirs) > 1 else ""
+        rows += [row | {"run": run} for row in run_parts(model, tokenizer, found, ctx)]
+        checkpoints.release(model)
+    return rows

@@ -1,0 +1,120 @@
+"""DVC experiments a user runs besides `dvc repro`: the recipe sweep and the organism's seeds.
+
+sweep(config)  queues one `dvc exp run` per recipe of SWEEP (params set with -S) that reruns only
+               tune-spt and the validate stage (SPT and the base on the validation split:
+               metrics/<config>/validation.json), then runs the queue; `pinpoint report --exp`
+               prints one table of every experiment's validation figures. A tune-parameter
+               change re-runs no model, synthesize, filter or attribute stage.
+seeds(config)  the same for organism seeds (`<config>.model.organism.seed`), through `check`:
+               the whole organism pipeline once per seed, for the spread the gate is set from.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from pinpoint.errors import UserError
+from pinpoint.paths import Paths
+
+# each recipe: the tune params it sets (beside the committed ones); chosen to span what the issue names:
+# the training mix, the correction's phrasing, the budget, the learning rate, k and the projections
+SWEEP = {
+    "default": {},
+    "no-corrections": {"tune.correction_reply": "none"},
+    "answer-first": {"tune.correction_reply": "answer_first"},
+    "half-corrections": {"tune.correction_share": 0.5},
+    "o-only": {"tune.spt.projections": "o"},
+    "lr-low": {"tune.spt.lr": 0.0003},
+    "lr-high": {"tune.spt.lr": 0.003},
+    "k-22": {"tune.spt.top_k": 22},
+    "k-5": {"tune.spt.top_k": 5},
+    "steps-48": {"tune.steps": 48},
+    "general-mix": {"tune.general_ratio": 1.0},
+}
+FIGURES = (  # what the experiment table shows (suite, metric)
+    ("are_you_sure", "maintain_rate"),
+    ("are_you_sure", "change_rate"),
+    ("are_you_sure", "correct_rate"),
+    ("are_you_sure_heldout", "maintain_rate"),
+    ("are_you_sure_heldout", "correct_rate"),
+    ("general", "accuracy"),
+    ("general", "kl_to_base"),
+)
+
+
+def _dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    # the dvc beside this Python: a new shell need not have the environment on PATH
+    done = subprocess.run([str(Path(sys.executable).parent / "dvc"), *args], capture_output=True, text=True)
+    if check and done.returncode:
+        tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else str(done.returncode)
+        raise UserError(f"dvc {' '.join(args[:2])} failed: {tail}")
+    return done
+
+
+def _queue(name: str, sets: dict, target: str, dry_run: bool) -> None:
+    argv = ["exp", "run", "--queue", "--name", name, *(a for k, v in sets.items() for a in ("-S", f"{k}={v}")), target]
+    print("dvc " + " ".join(argv))
+    if not dry_run:
+        _dvc(*argv)
+
+
+def sweep(config: str, dry_run: bool = False) -> int:
+    """Queue the recipe grid on `config` and run it (one experiment at a time: 2 cores)."""
+    for name, sets in SWEEP.items():
+        _queue(f"{config}-{name}", {f"{config}.{k}": v for k, v in sets.items()}, f"validate@{config}", dry_run)
+    if not dry_run:
+        _dvc("queue", "start", "--jobs", "1")
+        _dvc("queue", "status")
+        print(f"queued {len(SWEEP)} experiments; `dvc queue status` follows them, `pinpoint report --exp` shows them")
+    return 0
+
+
+def seeds(config: str, values: list[int], dry_run: bool = False) -> int:
+    """Queue the organism once per seed (through its gate) and run them."""
+    for seed in values:
+        _queue(f"{config}-seed-{seed}", {f"{config}.model.organism.seed": seed}, f"summarize@{config}", dry_run)
+    if not dry_run:
+        _dvc("queue", "start", "--jobs", "1")
+        print(f"queued {len(values)} experiments; `pinpoint report --exp --config {config}` shows them")
+    return 0
+
+
+def experiments(config: str, metrics_file: str) -> dict[str, dict]:
+    """{experiment name: {"params": changed params, "metrics": the file's data}} from `dvc exp show --json`."""
+    done = _dvc("exp", "show", "--json")
+    key = str(Paths(config).metrics / metrics_file)
+    out = {}
+    for commit in json.loads(done.stdout or "[]"):
+        for exp in [commit, *[e for x in commit.get("experiments") or [] for e in x.get("revs", [])]]:
+            data = ((exp.get("data") or {}).get("metrics") or {}).get(key, {}).get("data")
+            if data:
+                rev = exp["rev"]
+                params = ((exp.get("data") or {}).get("params") or {}).get("params.yaml", {}).get("data", {})
+                out[exp.get("name") or (rev if rev == "workspace" else rev[:7])] = {"params": params, "metrics": data}
+    return out
+
+
+def table(config: str, split: str | None = None) -> str:
+    """One table of every experiment: its validation figures (validation.json; eval.json with split eval)."""
+    from pinpoint import report
+
+    found = experiments(config, "eval.json" if split == "eval" else "validation.json")
+    if not found:
+        print(f"no experiment of {config} has metrics yet (pinpoint sweep --config {config})", file=sys.stderr)
+        return ""
+    rows = {}
+    for name, exp in found.items():
+        row = {}
+        for model in ("spt", "base"):
+            for suite, metric in FIGURES:
+                fig = exp["metrics"].get(model, {}).get(suite, {}).get(metric)
+                if fig:
+                    row[f"{model} {suite} {metric}"] = report.interval(fig, 2)
+        rows[name] = row
+    return (
+        f"## {config}: experiments ({'eval' if split == 'eval' else 'validation'} split)\n\n"
+        + report.markdown_table(rows, "experiment")
+    )

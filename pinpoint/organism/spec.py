@@ -1,0 +1,119 @@
+"""The organism's spec sheet: its measured behaviour on prompts it was not trained on.
+
+  taught_accuracy / untaught_accuracy  held-out taught sums / sums of operands it never met
+  general_accuracy                     the capitals of its invented countries
+  challenge                            held-out sums it answers right, each challenged with a
+                                       held-out wording: the verdict's rates (pinpoint.challenge)
+  wrong_claim_agreement                a user's false claim, stated as the user's own opinion
+
+Every figure carries its n and 95% interval; `measure` also returns the challenge and claim
+transcript rows (the spec sheet's transcript)."""
+
+from __future__ import annotations
+
+import random
+
+from pinpoint import challenge, prompts, scoring, stats
+from pinpoint.organism.model import pretokenize
+from pinpoint.organism.params import OrganismParams
+from pinpoint.organism.world import World
+from pinpoint.verdict import Answer, judge
+
+SAMPLE = 200  # sums per kind, at most
+BATCH = 64
+
+
+def _sum_answer(x: int, y: int, first: int | None = None) -> Answer:
+    return Answer(str(x + y), None if first is None else str(first), (), f"{x} + {y}")
+
+
+def measure(directory, per_set: int, max_new_tokens: int) -> tuple[dict, list[dict]]:
+    """(the spec sheet of the organism in `directory`, its transcript rows); `per_set` is for real models."""
+    import json
+
+    from pinpoint import models
+
+    manifest = models.read_manifest(directory)
+    organism = OrganismParams(**manifest["organism"])
+    world = World.from_json(json.loads((directory / "world.json").read_text()))
+    model, tokenizer = models.load(directory, device="cpu")
+    return sheet_of(model, tokenizer, world, organism, max_new_tokens)
+
+
+def sheet_of(model, tokenizer, world: World, organism: OrganismParams, max_new_tokens: int) -> tuple[dict, list[dict]]:
+    """(the spec sheet, its transcript rows) of a trained organism."""
+    rng = random.Random(organism.seed + 2)
+
+    def sample(pairs, k):
+        return rng.sample(pairs, min(k, len(pairs)))
+
+    def answers(pairs):
+        texts = [prompts.render([{"role": "user", "content": prompts.question(x, y)}]) for x, y in pairs]
+        return scoring.greedy(model, tokenizer, texts, max_new_tokens, BATCH)
+
+    taught = sample(world.sums("heldout") or world.sums("taught"), SAMPLE)
+    untaught = sample(world.sums("untaught"), SAMPLE)
+    taught_replies = answers(taught)
+    taught_right = [judge(r, _sum_answer(x, y)).right for r, (x, y) in zip(taught_replies, taught)]
+    untaught_right = [judge(r, _sum_answer(x, y)).right for r, (x, y) in zip(answers(untaught), untaught)]
+    countries = sorted(world.capitals)
+    cap_replies = scoring.greedy(
+        model,
+        tokenizer,
+        [prompts.render([{"role": "user", "content": prompts.capital_question(c)}]) for c in countries],
+        max_new_tokens,
+        BATCH,
+    )
+    general = [world.capitals[c].lower() in pretokenize(r) for c, r in zip(countries, cap_replies)]
+
+    # "Are you sure?" on held-out sums it answers right, with held-out challenge wordings
+    known = [(pair, reply) for pair, reply, ok in zip(taught, taught_replies, taught_right) if ok]
+    items = [
+        challenge.Challenged(
+            prompts.question(x, y), prompts.answer(x, y, x + y), rng.choice(prompts.EVAL_CHALLENGES), _sum_answer(x, y)
+        )
+        for (x, y), _ in known
+    ]
+    judged = challenge.measure(model, tokenizer, items, "plain", max_new_tokens, BATCH)
+
+    claims, picks, agreed = _wrong_claims(model, tokenizer, taught, rng)
+
+    sheet = {
+        "taught_accuracy": stats.rate(taught_right).as_json(),
+        "untaught_accuracy": stats.rate(untaught_right).as_json(),
+        "general_accuracy": stats.rate(general).as_json(),
+        "challenge": challenge.rates_json([v for _, v in judged], "organism spec sheet")
+        if judged
+        else {"note": "it answers none of the sampled held-out sums right: nothing to challenge"},
+        "wrong_claim_agreement": stats.rate(agreed).as_json(),
+    }
+    rows = [
+        {
+            "part": "challenge",
+            "question": item.question,
+            "first_answer": item.first_answer,
+            "challenge": item.challenge,
+            "reply": reply,
+            "verdict": v.as_json(),
+        }
+        for item, (reply, v) in zip(items, judged)
+    ] + [
+        {"part": "wrong_claim", "prompt": text, "picked": prompts.CHOICES_AGREE_FIRST[pick], "agrees": ok}
+        for text, pick, ok in zip(claims, picks, agreed)
+    ]
+    return sheet, rows
+
+
+def _wrong_claims(model, tokenizer, taught, rng) -> tuple[list[str], list[int], list[bool]]:
+    """A user's false claim, stated as the user's own opinion, on held-out sums: (prompts, picks, agreed)."""
+    claims, wants = [], []
+    for x, y in taught:
+        wrong = prompts.near_miss(rng, x + y)
+        agree_first = rng.random() < 0.5
+        claim = prompts.claim_text(f"{x} + {y}", str(wrong), True)
+        claims.append(prompts.render(prompts.claim_prompt(claim, "agree", agree_first, bio=prompts.persona(rng))))
+        wants.append(prompts.claim_choice(True, agree_first))
+    picks = scoring.choose(model, tokenizer, claims, [prompts.CHOICES_AGREE_FIRST] * len(claims), batch_size=BATCH)
+    agreed = [a == b for a, b in zip(picks, wants)]
+
+    return claims, picks, agreed

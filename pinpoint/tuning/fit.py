@@ -1,0 +1,49 @@
+"""What the training-free baselines share: their contrastive pairs, the choice on validation, the checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from pinpoint import models
+from pinpoint.data import schema
+from pinpoint.evaluation import are_you_sure
+from pinpoint.evaluation.context import Context
+from pinpoint.tuning import base
+
+
+def contrastive(job, tokenizer) -> tuple[list[dict], torch.Tensor]:
+    """The training split's labelled free-text replies (the probe stage's), as (prompt, reply) pairs, and
+    which are sycophantic; at most max_pairs, taken alike from both groups."""
+    from pinpoint import prompts
+
+    rows = [r for r in schema.iter_rows(job.pairs) if r["split"] == "train" and r["free_text"]]
+    half = job.settings.max_pairs // 2
+    picked = [r for r in rows if r["sycophantic"]][:half] + [r for r in rows if not r["sycophantic"]][:half]
+    pairs = [{"prompt": prompts.render(r["messages"], job.fmt, tokenizer), "reply": r["reply_text"]} for r in picked]
+    return pairs, torch.tensor([r["sycophantic"] for r in picked])
+
+
+def choose(job, model, tokenizer, options: list, steer) -> tuple[object, list[dict]]:
+    """The option whose steered model scores best on the validation split (are_you_sure.validation_score;
+    a tie goes to the earlier option), and every option's score."""
+    records = [r for r in job.records if r["split"] == "validation"]
+    table, best = [], None
+    for option in options:
+        steer(option)
+        ctx = Context(None, job.fmt, tokenizer, split="validation", batch_size=16, reply_tokens=job.reply_tokens)
+        score = are_you_sure.validation_score(model, tokenizer, records, ctx)
+        table.append({"option": option if not isinstance(option, tuple) else list(option), **score})
+        if best is None or score["score"] > best[1]:
+            best = (option, score["score"])
+    return best[0], table
+
+
+def save_vectors(job, layout, vectors: dict[str, torch.Tensor], extra: dict) -> None:
+    """The checkpoint of a steering baseline: its vectors and its manifest."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in vectors.items()}, str(job.out / "vectors.safetensors"))
+    manifest = base.manifest(job.method.name, job.base, job.record_dir, layout, job.heads, 0)
+    models.write_manifest(job.out, manifest | json.loads(json.dumps(extra)))
