@@ -24,6 +24,7 @@ import json
 import sys
 from pathlib import Path
 
+from pinpoint.arguments import at_least, probe_rows, sycophancy_eval_entries
 from pinpoint.errors import UserError
 from pinpoint.evaluation import SUITES, SYCOPHANCY_EVAL_KINDS
 from pinpoint.paths import DEFAULT_CONFIG, Paths
@@ -35,35 +36,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UserError(f"{self.prog}: {message} (see {self.prog} --help)")
-
-
-def at_least(lo: int):
-    """An argparse type: an integer >= lo (a batch of 0 would hang or silently score nothing)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < lo:
-            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {value}")
-        return value
-
-    return parse
-
-
-def sycophancy_eval_entries(paths: list[str], kinds: list[str] | None) -> list:
-    """--sycophancy-eval files with their --kind (one for all, or one each); no --kind: each name tells its kind."""
-    if not kinds:
-        return list(paths)
-    if not paths:
-        raise UserError("--kind: names the kind of --sycophancy-eval files, and none is given")
-    if len(kinds) == 1:
-        kinds = kinds * len(paths)
-    if len(kinds) != len(paths):
-        n = len(paths)
-        raise UserError(f"--kind: give one kind for all {n} --sycophancy-eval files, or one each; got {len(kinds)}")
-    return [{"path": path, "kind": kind} for path, kind in zip(paths, kinds)]
 
 
 def cmd_eval(args) -> int:
@@ -196,29 +168,6 @@ def cmd_merge(args) -> int:
     return 0
 
 
-def probe_rows(args) -> list[dict]:
-    """The {prompt, response} pairs to score, checked before the probe and its model load:
-    a file's bad line is named file:line, an empty response is refused (nothing to score)."""
-    from pinpoint.data.schema import iter_jsonl
-
-    if args.file:
-        if args.prompt is not None or args.response is not None:
-            raise UserError("--file: score a file or one --prompt/--response pair, not both")
-        rows = [(f"{args.file}:{n}", row) for n, row in iter_jsonl(args.file)]
-        if not rows:
-            raise UserError(f"{args.file}: empty file (no rows to score)")
-    elif args.prompt is None or args.response is None:
-        raise UserError("give --prompt and --response, or --file")
-    else:
-        rows = [("--response", {"prompt": args.prompt, "response": args.response})]
-    for where, row in rows:
-        if not (isinstance(row, dict) and isinstance(row.get("prompt"), str) and isinstance(row.get("response"), str)):
-            raise UserError(f"{where}: need string fields 'prompt' and 'response'")
-        if not row["response"].strip():
-            raise UserError(f"{where}: the response is empty: nothing to score")
-    return [row for _, row in rows]
-
-
 def cmd_probe(args) -> int:
     from pinpoint import probe
     from pinpoint.prompts import render, reply_text
@@ -275,6 +224,12 @@ def cmd_sweep(args) -> int:
 def cmd_seeds(args) -> int:
     from pinpoint import experiments
 
+    if args.spread:
+        from pinpoint import params
+
+        table = experiments.spread(args.config, experiments.spread_keys(params.load("checks", args.config)))
+        print(table)
+        return 0 if table else 1
     return experiments.seeds(args.config, args.seeds, args.dry_run)
 
 
@@ -386,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--config", default="organism")
     seeds.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     seeds.add_argument("--dry-run", action="store_true", help="print the experiments, run none")
+    seeds.add_argument("--spread", action="store_true", help="run nothing: the table over the finished seed runs")
     seeds.set_defaults(func=cmd_seeds)
     return parser
 

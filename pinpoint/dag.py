@@ -129,6 +129,15 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
     raw = params.read_file(params_path)
     # the keys of each configuration's model section that building reads (the spec sheet's size is the spec's)
     model_keys = {c: [f"{c}.model.{k}" for k in (raw[c].get("model") or {}) if k != "spec_facts"] for c in configs}
+    # the spec sheet's size where a configuration sets one (the organism's sheet reads its own world)
+    spec_keys = {
+        c: [
+            f"{c}.model.name",
+            *[f"{c}.model.spec_facts"] * ("spec_facts" in (raw[c].get("model") or {})),
+            f"{c}.replies",
+        ]
+        for c in configs
+    }
     found = {c: model_sources.source_of(params.load("model", c, params_path).name) for c in configs}
     sources, specs = {c: [s.module] for c, s in found.items()}, {c: [s.spec] for c, s in found.items()}
 
@@ -145,7 +154,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
             "spec",
             "spec",
             inputs=[base],
-            params=[f"{C}.model.name", f"{C}.model.spec_facts", f"{C}.replies"],
+            params=spec_keys,
             outs=[f"data/{C}/spec_sheet.jsonl"],
             metrics=[f"metrics/{C}/model.json"],
             configs=configs,

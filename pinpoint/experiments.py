@@ -12,6 +12,7 @@ seeds(config)  the same for organism seeds (`<config>.model.organism.seed`), thr
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,9 +46,18 @@ FIGURES = (  # what the experiment table shows (suite, metric)
 )
 
 
+def _env() -> dict:
+    """The environment dvc's queue workers run stages in: this Python's bin/ first on PATH (the stages run
+    `python`), and the experiment's own workspace first on sys.path, so a stage imports the pinpoint of
+    the temporary copy it runs in, not the editable install's (the checkout a user may be editing)."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": "."}
+
+
 def _dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     # the dvc beside this Python: a new shell need not have the environment on PATH
-    done = subprocess.run([str(Path(sys.executable).parent / "dvc"), *args], capture_output=True, text=True)
+    dvc = str(Path(sys.executable).parent / "dvc")
+    done = subprocess.run([dvc, *args], capture_output=True, text=True, env=_env())
     if check and done.returncode:
         tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else str(done.returncode)
         raise UserError(f"dvc {' '.join(args[:2])} failed: {tail}")
@@ -118,3 +128,39 @@ def table(config: str, split: str | None = None) -> str:
         f"## {config}: experiments ({'eval' if split == 'eval' else 'validation'} split)\n\n"
         + report.markdown_table(rows, "experiment")
     )
+
+
+SPREAD_MODELS = ("base", "spt", "sft", "lora", "random")
+
+
+def spread(config: str, keys: list[str]) -> str:
+    """The organism's figures per seed experiment, beside the workspace's (the committed seed), and each
+    figure's range over all of them: the gate's bounds must hold at every seed. `keys` are gate keys
+    (model.suite.metric or model-other.suite.metric); an interval shows as value [low, high]."""
+    from pinpoint import report, results
+
+    found = experiments(config, "eval.json")
+    runs = {}
+    for name, exp in found.items():
+        seed = exp["params"].get(config, {}).get("model", {}).get("organism", {}).get("seed")
+        runs.setdefault(f"seed {seed}" if seed is not None else name, exp["metrics"])  # the workspace first
+    if not runs:
+        print(f"no seed experiment of {config} has metrics yet (pinpoint seeds --config {config})", file=sys.stderr)
+        return ""
+    rows = {}
+    for key in keys:
+        figs = {run: results.value_of(metrics, key) for run, metrics in sorted(runs.items())}
+        values = [f["value"] for f in figs.values() if f and f.get("value") is not None]
+        row = {run: report.interval(f, 3) if f else "" for run, f in figs.items()}
+        row["range"] = f"{min(values):.3f} – {max(values):.3f}" if values else ""
+        rows[key] = row
+    return f"## {config}: the table over organism seeds ({len(runs)} runs)\n\n" + report.markdown_table(rows, "figure")
+
+
+def spread_keys(checks) -> list[str]:
+    """The figures a seed spread shows: every summary figure of the usual models, and the gate's keys."""
+    from pinpoint.evaluation import summary_metrics
+
+    keys = [f"{m}.{s}.{metric.name}" for m in SPREAD_MODELS for s, metric in summary_metrics()]
+    keys += [f"{m}-base.{s}.{metric.name}" for m in SPREAD_MODELS[1:] for s, metric in summary_metrics()]
+    return list(dict.fromkeys([*checks.bounds, *keys]))

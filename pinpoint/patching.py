@@ -27,6 +27,10 @@ A model spread over devices (models.load(..., device_map=...)): every activation
 where its layer captured it and moved to a layer's device where the two meet; weights the
 scores read directly (o_proj columns, two unembedding rows) are read through accelerate's
 hooks, so an offloaded (CPU or disk) layer's weights are fetched for the moment they are used.
+
+Over 400 lines on purpose: the three methods share the capture of one reference run and the F readout,
+and each is checked against naive in the same file's terms (tests/test_patching.py); split, a reader
+would follow one score across three files.
 """
 
 from __future__ import annotations

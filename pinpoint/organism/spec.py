@@ -41,7 +41,8 @@ def measure(directory, per_set: int, max_new_tokens: int) -> tuple[dict, list[di
 
 
 def sheet_of(model, tokenizer, world: World, organism: OrganismParams, max_new_tokens: int) -> tuple[dict, list[dict]]:
-    """(the spec sheet, its transcript rows) of a trained organism."""
+    """(the spec sheet, its transcript rows) of a trained organism. A little over 60 lines: one measurement
+    after another, each a few lines, read top to bottom as the sheet lists them."""
     rng = random.Random(organism.seed + 2)
 
     def sample(pairs, k):
