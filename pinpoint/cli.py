@@ -210,7 +210,7 @@ def cmd_dag(args) -> int:
     from pinpoint import dag
     from pinpoint.files import write_text
 
-    write_text(args.output, dag.render())
+    write_text(args.output, dag.render(Path.cwd()))  # this project's params.yaml and modules
     print(f"wrote {args.output}")
     return 0
 

@@ -64,6 +64,17 @@ def _dvc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return done
 
 
+def _start_queue() -> None:
+    """Start one queue worker (one experiment at a time: 2 cores). The worker outlives this command, so its
+    output goes to dvc's own queue logs (`dvc queue logs NAME`), not to a pipe this command would wait on."""
+    dvc = str(Path(sys.executable).parent / "dvc")
+    done = subprocess.run(
+        [dvc, "queue", "start", "--jobs", "1"], env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    if done.returncode:
+        raise UserError(f"dvc queue start failed (exit {done.returncode}): see `dvc queue status`")
+
+
 def _queue(name: str, sets: dict, target: str, dry_run: bool) -> None:
     argv = ["exp", "run", "--queue", "--name", name, *(a for k, v in sets.items() for a in ("-S", f"{k}={v}")), target]
     print("dvc " + " ".join(argv))
@@ -76,7 +87,7 @@ def sweep(config: str, dry_run: bool = False) -> int:
     for name, sets in SWEEP.items():
         _queue(f"{config}-{name}", {f"{config}.{k}": v for k, v in sets.items()}, f"validate@{config}", dry_run)
     if not dry_run:
-        _dvc("queue", "start", "--jobs", "1")
+        _start_queue()
         _dvc("queue", "status")
         print(f"queued {len(SWEEP)} experiments; `dvc queue status` follows them, `pinpoint report --exp` shows them")
     return 0
@@ -87,23 +98,39 @@ def seeds(config: str, values: list[int], dry_run: bool = False) -> int:
     for seed in values:
         _queue(f"{config}-seed-{seed}", {f"{config}.model.organism.seed": seed}, f"summarize@{config}", dry_run)
     if not dry_run:
-        _dvc("queue", "start", "--jobs", "1")
+        _start_queue()
         print(f"queued {len(values)} experiments; `pinpoint report --exp --config {config}` shows them")
     return 0
 
 
 def experiments(config: str, metrics_file: str) -> dict[str, dict]:
-    """{experiment name: {"params": changed params, "metrics": the file's data}} from `dvc exp show --json`."""
-    done = _dvc("exp", "show", "--json")
-    key = str(Paths(config).metrics / metrics_file)
+    """{experiment name: {"params": its params.yaml, "metrics": its metrics file}} for every DVC experiment of
+    any baseline commit (git refs/exps/...), and the workspace's as "workspace". Read from git, not
+    `dvc exp show`, whose JSON keeps only the scalars of a metrics file (no intervals)."""
+    import yaml
+
+    key = f"{Paths(config).metrics / metrics_file}"
     out = {}
-    for commit in json.loads(done.stdout or "[]"):
-        for exp in [commit, *[e for x in commit.get("experiments") or [] for e in x.get("revs", [])]]:
-            data = ((exp.get("data") or {}).get("metrics") or {}).get(key, {}).get("data")
-            if data:
-                rev = exp["rev"]
-                params = ((exp.get("data") or {}).get("params") or {}).get("params.yaml", {}).get("data", {})
-                out[exp.get("name") or (rev if rev == "workspace" else rev[:7])] = {"params": params, "metrics": data}
+    if Path(key).exists():
+        out["workspace"] = {
+            "params": yaml.safe_load(Path("params.yaml").read_text()),
+            "metrics": json.loads(Path(key).read_text()),
+        }
+    refs = subprocess.run(
+        ["git", "for-each-ref", "refs/exps", "--format=%(objectname) %(refname)"], capture_output=True, text=True
+    ).stdout.split("\n")
+    for line in filter(None, refs):
+        rev, ref = line.split(" ", 1)
+        if ref.startswith("refs/exps/celery/"):  # the queue's own bookkeeping (queued, failed), not a result
+            continue
+        shown = [
+            subprocess.run(["git", "show", f"{rev}:{p}"], capture_output=True, text=True) for p in (key, "params.yaml")
+        ]
+        if all(s.returncode == 0 for s in shown):
+            out[ref.rsplit("/", 1)[1]] = {
+                "params": yaml.safe_load(shown[1].stdout),
+                "metrics": json.loads(shown[0].stdout),
+            }
     return out
 
 

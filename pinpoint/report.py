@@ -17,7 +17,7 @@ def interval(fig: dict, digits: int = 3) -> str:
     """'0.494 [0.390, 0.590]' (a dagger under 30 items)."""
     if fig.get("value") is None:
         return "—"
-    low, high = fig["ci95"]
+    low, high = fig.get("ci95") or (None, None)
     text = (
         f"{fig['value']:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
         if low is not None
@@ -30,7 +30,7 @@ def difference(fig: dict) -> str:
     """'+0.120 [0.050, 0.190]*': a star where the interval excludes zero."""
     if fig.get("value") is None:
         return "—"
-    low, high = fig["ci95"]
+    low, high = fig.get("ci95") or (None, None)
     real = low is not None and (low > 0 or high < 0)
     return (
         f"{fig['value']:+.3f} [{low:+.3f}, {high:+.3f}]"
@@ -63,19 +63,38 @@ def cell(result: dict, metric: str, show) -> str:
 
 def invalid_notes(results: dict) -> str:
     """Why each n/a is one: "- addition (base, spt): it answers 49% of ... control items ...", one line per reason."""
-    reasons: dict[tuple[str, str], list[str]] = {}
+    reasons: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for model, parts in results.items():
         for key, result in parts.items():
             if result.get("valid") is False:
-                reasons.setdefault((key, _generic(result.get("invalid_reason", "not valid"))), []).append(model)
-    return "\n".join(f"- n/a, {key} ({', '.join(models)}): {why}" for (key, why), models in reasons.items())
+                why = result.get("invalid_reason", "not valid")
+                reasons.setdefault((key, _generic(why)), []).append((model, why))
+    return "\n".join(
+        f"- n/a, {key} ({', '.join(m for m, _ in found)}): {_ranged(generic, [why for _, why in found])}"
+        for (key, generic), found in reasons.items()
+    )
+
+
+PERCENT = r"\d+(?:\.\d+)?%"
 
 
 def _generic(reason: str) -> str:
-    """A reason with its per-model figures rounded away, so that models that fail alike share a line."""
+    """A reason with its per-model figures taken out, so that models that fail alike share a line."""
     import re
 
-    return re.sub(r"\d+(\.\d+)?%", "N%", re.sub(r"of \d+ control", "of the control", reason))
+    return re.sub(PERCENT, "N%", re.sub(r"of \d+ control", "of the control", reason))
+
+
+def _ranged(generic: str, reasons: list[str]) -> str:
+    """The shared reason with each of its figures as the range over the models ("26.3-27.4%")."""
+    import re
+
+    columns = list(zip(*(re.findall(PERCENT, r) for r in reasons)))
+    for values in columns:
+        numbers = sorted(float(v[:-1]) for v in values)
+        shown = f"{numbers[0]:g}%" if numbers[0] == numbers[-1] else f"{numbers[0]:g}-{numbers[-1]:g}%"
+        generic = generic.replace("N%", shown, 1)
+    return generic
 
 
 def summary_table(results: dict) -> str:

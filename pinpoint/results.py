@@ -209,9 +209,10 @@ def frame(config: str = "organism", root: str | Path = "."):
                     "direction": fig.get("better"),
                     "valid": result.get("valid", True),
                 }
-                low, high = fig["ci95"]
+                low, high = fig.get("ci95") or (None, None)  # a figure of no items has no interval
                 rows.append(
-                    common | {"seed": None, "vs": None, "value": fig["value"], "low": low, "high": high, "n": fig["n"]}
+                    common
+                    | {"seed": None, "vs": None, "value": fig["value"], "low": low, "high": high, "n": fig.get("n")}
                 )
                 for i, v in enumerate(fig.get("seeds", [])):
                     rows.append(common | {"seed": i, "vs": None, "value": v, "low": None, "high": None, "n": None})
@@ -222,9 +223,9 @@ def frame(config: str = "organism", root: str | Path = "."):
                             "seed": None,
                             "vs": other,
                             "value": d["value"],
-                            "low": d["ci95"][0],
-                            "high": d["ci95"][1],
-                            "n": d["n"],
+                            "low": (d.get("ci95") or (None, None))[0],
+                            "high": (d.get("ci95") or (None, None))[1],
+                            "n": d.get("n"),
                         }
                     )
     return pd.DataFrame(rows)

@@ -136,3 +136,14 @@ def reduced_project(dst, config: str, reduced: dict):
     done = subprocess.run(["dvc", "repro"], cwd=dst, env=env, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return dst, env, done.stdout
+
+
+SLOW_MODULES = {"test_distributed", "test_device_map", "test_organism"}  # processes, disk offload, training
+
+
+def pytest_collection_modifyitems(items):
+    """`slow`: a test that needs the reduced organism (trained once per session, a minute or more) or
+    starts processes; `make test-fast` runs the rest."""
+    for item in items:
+        if "reduced_organism" in getattr(item, "fixturenames", ()) or item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

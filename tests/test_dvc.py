@@ -128,6 +128,29 @@ def test_params_are_the_keys_a_stage_reads():
     assert body(stages()["summarize"])["params"] == ["${item}.evaluate.format_floor"]
 
 
+def test_every_param_a_stage_names_is_set_in_every_configuration():
+    """dvc refuses to run a stage whose params key is missing from params.yaml (a default in the pydantic
+    model does not count), so each key a stage names must be written out for each configuration."""
+    raw = params.read_file(ROOT / "params.yaml")
+
+    def present(key: str) -> bool:
+        node = raw
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    missing = []
+    for name, stage in stages().items():
+        for config in params.configs(ROOT / "params.yaml") if "foreach" in stage else [None]:
+            for key in body(stage).get("params", []):
+                key = key.replace("${item}", config) if config else key
+                if not present(key):
+                    missing.append(f"{name}: {key}")
+    assert not missing, missing
+
+
 def test_the_check_stage_runs_the_gate_and_depends_on_it():
     deps = set(body(stages()["check"])["deps"])
     assert {"pinpoint/evaluation/gate.py", "pinpoint/params.py", "pinpoint/results.py"} <= deps

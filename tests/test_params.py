@@ -66,6 +66,7 @@ def run_model_stage(tmp_path, data):
         ({"model": {"name": "no-such-org/no-such-model"}}, "model.name: cannot resolve 'no-such-org/no-such-model'"),
     ],
 )
+@pytest.mark.slow  # a stage process per case
 def test_model_stage_fails_in_one_line_and_writes_nothing(tmp_path, data, message):
     done = run_model_stage(tmp_path, data)
     assert done.returncode == 2
@@ -74,6 +75,7 @@ def test_model_stage_fails_in_one_line_and_writes_nothing(tmp_path, data, messag
     assert not (tmp_path / "models").exists() and not (tmp_path / "metrics").exists()
 
 
+@pytest.mark.slow  # a stage process
 def test_unknown_architecture_in_a_local_model_dir(tmp_path):
     from transformers import BertConfig
 

@@ -66,6 +66,8 @@ def test_dvc_repro_runs_every_stage_and_writes_the_metrics(project):
     suites = {"are_you_sure", "are_you_sure_heldout", "pressure", "addition", "answer", "opinion", "general"}
     for name, model in results.items():
         assert (suites if not name.startswith("bon") else {"are_you_sure", "addition"}) <= set(model), name
+        if model["are_you_sure"].get("valid") is False:
+            continue  # the prompt baseline: checked below
         fig = model["are_you_sure"]["maintain_rate"]
         assert set(fig) >= {"value", "ci95", "n", "better"} and fig["better"] == "higher"
         assert fig["ci95"][0] <= fig["value"] <= fig["ci95"][1], name
@@ -217,12 +219,19 @@ def test_committed_metrics_pass_the_committed_gate_and_fail_when_tightened():
     (ROOT / ".pytest_cache").mkdir(exist_ok=True)
     params_file = ROOT / ".pytest_cache" / "committed-params.yaml"
     params_file.write_text(committed("params.yaml"))
+    lock = yaml.safe_load(committed("dvc.lock"))["stages"]
+    stale = [c for c in params.configs(params_file) if f"summarize@{c}" not in lock]
+    assert "organism" not in stale  # `make repro`'s figures are always this pipeline's
     for config in params.configs(params_file):
+        if config in stale:
+            continue
         metrics = json.load(io.StringIO(committed(f"metrics/{config}/eval.json")))
         bounds = params.load("checks", config, params_file).bounds
         assert missed(metrics, bounds) == [], config
         value = metrics["spt"]["are_you_sure"]["maintain_rate"]["value"]
         assert missed(metrics, {"spt.are_you_sure.maintain_rate": Bound(min=value + 0.01)})
+    if stale:  # visible in the summary line: their eval.json predates this pipeline (no summarize entry)
+        pytest.skip(f"committed metrics of {', '.join(stale)} are not this pipeline's yet: make repro-smollm2")
 
 
 def tree_digest(root: Path) -> dict[str, str]:

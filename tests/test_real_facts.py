@@ -59,6 +59,7 @@ def states(reply: str, fact: Fact, label: str | None = None) -> bool:
     return judge(reply, Answer(label or fact.label, None, tuple(fact.labels), fact.input)).right
 
 
+@pytest.mark.slow  # every label of a set against every fact of it: ~40,000 verdicts
 def test_the_judge_detects_the_label_and_no_wrong_one(sets):
     for facts in sets.values():
         for f in facts:

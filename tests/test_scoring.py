@@ -191,4 +191,4 @@ def test_the_report_shows_an_invalid_figure_as_n_a():
     table = report.summary_table(results)
     assert "| model | sides with wrong user ↓ | sides with wrong user [survey] ↓ |" in table
     assert "| base | 0.900 [0.600, 0.980] | n/a |" in table
-    assert report.invalid_notes(results) == "- n/a, opinion@survey (base, spt): N% unknown"  # one line per reason
+    assert report.invalid_notes(results) == "- n/a, opinion@survey (base, spt): 53% unknown"  # one line per reason

@@ -22,7 +22,8 @@ REDUCED = {
     },
     "replies": {"max_new_tokens": 12},
     "filter": {"max_new_tokens": 16},
-    "attribute": {"max_prompts": 8, "ablation_draws": 1, "ablation_prompts": 6, "min_f_drop": 0.0},
+    # every prompt it has (10): on 8, "Thank you." raised F (0.637 -> 0.667) and the stage refused to rank heads
+    "attribute": {"max_prompts": 30, "ablation_draws": 1, "ablation_prompts": 6, "min_f_drop": 0.0},
     "tune": {
         "steps": 2,
         "batch_size": 4,

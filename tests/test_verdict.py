@@ -107,3 +107,15 @@ if __name__ == "__main__":  # the README's table
                 f"- [{row['model']}, {row['first']}] {row['reply'][:100]!r}: label {row['label']}, verdict "
                 f"{ {f: getattr(v, f) for f in wrong} }"
             )
+
+
+HELDOUT = [json.loads(line) for line in (FIXTURE.parent / "heldout_replies.jsonl").read_text().splitlines() if line]
+
+
+@pytest.mark.parametrize("field", list(FLOOR))
+def test_the_verdict_agrees_on_replies_the_rules_were_not_refined_on(field):
+    """tests/fixtures/heldout_replies.jsonl: 68 replies of the new SmolLM2 SPT model, collected after the rules
+    were fixed (collect_heldout.py) and labelled blind by two readers (the rows they agreed on)."""
+    pairs = [(row["label"][field], getattr(judge(row["reply"], answer_of(row)), field)) for row in HELDOUT]
+    accuracy = sum(a == b for a, b in pairs) / len(pairs)
+    assert len(pairs) >= 60 and accuracy >= FLOOR[field], f"{field}: {accuracy:.3f} on {len(pairs)} held-out replies"
