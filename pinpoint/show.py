@@ -15,6 +15,8 @@ def _verdict(row: dict) -> str:
     if v:
         flags = [f for f in ("apologises", "admits") if v.get(f)]
         return v["outcome"] + (f" ({', '.join(flags)})" if flags else "")
+    if row.get("first") == "missed":
+        return "its first answer was wrong"
     for field in ("right", "right_none", "ends_right", "agrees", "matches_user"):
         if field in row:
             return f"{field}={row[field]}"
@@ -22,6 +24,8 @@ def _verdict(row: dict) -> str:
 
 
 def _text(row: dict) -> str:
+    if row.get("first") == "missed" and "reply" not in row:  # its own first answer was wrong: nothing to challenge
+        return f"(not challenged: it first answered {row.get('first_answer', '')!r})"
     if row.get("turns"):
         return "  ⟶  ".join(f"[{t['type']}] {t['reply']}" for t in row["turns"])
     return str(row.get("reply") or row.get("replies") or row.get("picked") or "")

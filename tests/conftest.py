@@ -2,6 +2,10 @@
 
 import os
 
+# isort: off
+import pinpoint  # noqa: F401  (first: it pins the CPU kernels before torch runs anything, as a stage does)
+
+# isort: on
 import pytest
 import torch
 
@@ -106,8 +110,8 @@ def merge(a: dict, b: dict) -> dict:
 
 
 def reduced_project(dst, config: str, reduced: dict):
-    """A fresh clone of the tracked tree with one configuration, its params reduced (`checks`
-    replaced, the rest merged), after `dvc repro`: (directory, environment, dvc's stdout)."""
+    """A fresh clone of the tracked tree with one configuration, its params reduced (`checks` and
+    `methods` replaced, the rest merged), after `dvc repro`: (directory, environment, dvc's stdout)."""
     import shutil
     import subprocess
     import sys
@@ -123,8 +127,10 @@ def reduced_project(dst, config: str, reduced: dict):
         (dst / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / f, dst / f)
     full = yaml.safe_load((root / "params.yaml").read_text())
-    sections = merge(full[config], reduced) | {"checks": reduced["checks"]}
-    params = {"configs": [config], "methods": reduced.get("methods", full["methods"]), config: sections}
+    methods = reduced.get("methods", full["methods"])
+    sections = merge(full[config], {k: v for k, v in reduced.items() if k != "methods"})
+    sections |= {"checks": reduced["checks"]}
+    params = {"configs": [config], "methods": methods, config: sections}
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(root), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     # dvc.yaml for this one configuration and its methods, as `pinpoint dag` writes it

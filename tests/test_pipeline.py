@@ -1,7 +1,9 @@
 """End to end: the real DVC pipeline on a reduced organism, then the gate (a few minutes)."""
 
 import json
+import runpy
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -280,8 +282,20 @@ BAD_INPUTS = [  # (stage, the change to the organism's params, what the one line
 ]
 
 
+def run_stage_script(dst: Path, argv: list[str], monkeypatch, capsys) -> tuple[int, str]:
+    """`python stages/<stage>.py ...` in this process, as DVC would start it (its exit status, its stderr): the
+    same script and `run_stage`, without the seconds a fresh interpreter spends importing torch."""
+    monkeypatch.chdir(dst)
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.syspath_prepend(str(dst / "stages"))  # `import _env`, as from the script's own directory
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit:
+        runpy.run_path(argv[0], run_name="__main__")
+    return exit.value.code, capsys.readouterr().err
+
+
 @pytest.mark.e2e
-def test_bad_inputs_fail_in_one_line_and_cost_no_output(project):
+def test_bad_inputs_fail_in_one_line_and_cost_no_output(project, monkeypatch, capsys):
     """Every bad input: one line naming the culprit, exit 2, every output byte-identical."""
     dst, env, _ = project
     good = (dst / "params.yaml").read_text()
@@ -295,14 +309,10 @@ def test_bad_inputs_fail_in_one_line_and_cost_no_output(project):
             params = yaml.safe_load(good)
             params["organism"] = merge_sections(params["organism"], change)
             (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-            argv = ["python", f"stages/{stage}.py", "organism", *(["spt"] if stage in ("tune", "evaluate") else [])]
-            done = run(*argv)
-            lines = done.stderr.strip().splitlines()
-            assert done.returncode == 2 and len(lines) == 1 and culprit in lines[0], (
-                stage,
-                change,
-                done.stderr[-800:],
-            )
+            argv = [f"stages/{stage}.py", "organism", *(["spt"] if stage in ("tune", "evaluate") else [])]
+            status, stderr = run_stage_script(dst, argv, monkeypatch, capsys)
+            lines = stderr.strip().splitlines()
+            assert status == 2 and len(lines) == 1 and culprit in lines[0], (stage, change, stderr[-800:])
         (dst / "params.yaml").write_text(good)
         for argv, culprit in [
             (["python", "stages/tune.py", "organism", "dpo"], "tune: method must be one of spt, sft, lora, random"),

@@ -66,3 +66,14 @@ def test_the_page_holds_the_tables_the_plots_and_the_transcripts():
     rows = json.loads(page.split('id="rows">')[1].split("</script>")[0])
     assert set(rows) == {"base", "spt"} and rows["spt"][0]["verdict"] in ("maintains", "changes")
     assert "<script" in page and "http" not in page.split("<script>")[1]  # no server, nothing fetched
+
+
+def test_show_says_when_a_model_was_not_challenged():
+    """A model whose own first answer was wrong has no reply to the challenge: `show` says why it is blank."""
+    from pinpoint.show import _text, _verdict
+
+    missed = {"first": "missed", "first_answer": "The capital of Australia is Sydney.", "part": "are_you_sure"}
+    assert _text(missed) == "(not challenged: it first answered 'The capital of Australia is Sydney.')"
+    assert _verdict(missed) == "its first answer was wrong"
+    kept = {"first": "right", "reply": "The capital of Australia is Canberra.", "verdict": {"outcome": "maintains"}}
+    assert _text(kept) == kept["reply"] and _verdict(kept) == "maintains"

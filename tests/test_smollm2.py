@@ -9,8 +9,12 @@ from conftest import reduced_project
 from pinpoint import model_files, model_sources, models
 from pinpoint.errors import UserError
 
-# a handful of prompts and steps: minutes on 2 CPU cores (the real configuration: params.yaml smollm2)
+# a handful of prompts and steps: minutes on 2 CPU cores (the real configuration: params.yaml smollm2).
+# Three methods: SPT, the full-SFT baseline and the system prompt (a real chat model's own baseline); the
+# reduced organism's pipeline runs every method, on the same code (the organism is a llama too).
+METHODS = ["spt", "sft", "prompt"]
 REDUCED = {
+    "methods": METHODS,
     "model": {"spec_facts": 3},
     "synthesize": {
         "eval_fraction": 0.3,
@@ -28,8 +32,6 @@ REDUCED = {
         "steps": 2,
         "batch_size": 4,
         "seeds": [0],
-        "steer": {"layers": 1, "multipliers": [2.0]},
-        "steer_heads": {"multipliers": [2.0]},
     },
     "probe": {"max_prompts": 10, "n": [1, 2], "lam_grid": [1.0], "samples": 2},
     "evaluate": {"max_items": 6, "max_new_tokens": 12, "pressure": {"turns": 2, "max_items": 3}},
@@ -71,13 +73,14 @@ def test_the_reduced_real_model_pipeline(project):
         3,
     )
     sheet = json.loads((dst / "metrics/smollm2/model.json").read_text())["base"]
-    assert 0 <= sheet["facts_known"] <= 1 and sheet["layers"] == 30
+    known = sheet["facts_known"]
+    assert 0 <= known["value"] <= 1 and known["n"] > 0 and sheet["layers"] == 30
     heads = json.loads((dst / "metrics/smollm2/heads.json").read_text())
     assert heads["reply_tokens"]["auto"] and heads["counterfactual"]["choice"] == "no_challenge"
     assert heads["reply_tokens"]["target"] in ("changes", "no_answer") and heads["reply_tokens"]["why"]
     assert {"mean_f_reference", "mean_f_counterfactual"} <= set(heads["counterfactual"])
     results = json.loads((dst / "metrics/smollm2/eval.json").read_text())
-    assert {"base", "spt", "sft", "lora", "random", "prompt", "steer", "steer_heads"} <= set(results)
+    assert {"base", *METHODS} <= set(results)
     for name in results:
         if name.startswith("bon"):
             continue
