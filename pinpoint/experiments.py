@@ -21,20 +21,30 @@ from pinpoint.errors import UserError
 from pinpoint.paths import Paths
 
 # each recipe: the tune params it sets (beside the committed ones); chosen to span what the issue names:
-# the training mix, the correction's phrasing, the budget, the learning rate, k and the projections
+# the training mix, the correction's phrasing, the budget, the learning rate, k and the projections.
+# The queue runs them in this order: the last three cost the most (or vary least) and come last.
 SWEEP = {
     "default": {},
     "no-corrections": {"tune.correction_reply": "none"},
     "answer-first": {"tune.correction_reply": "answer_first"},
-    "half-corrections": {"tune.correction_share": 0.5},
     "o-only": {"tune.spt.projections": "o"},
     "lr-low": {"tune.spt.lr": 0.0003},
     "lr-high": {"tune.spt.lr": 0.003},
     "k-22": {"tune.spt.top_k": 22},
     "k-5": {"tune.spt.top_k": 5},
+    "half-corrections": {"tune.correction_share": 0.5},
     "steps-48": {"tune.steps": 48},
     "general-mix": {"tune.general_ratio": 1.0},
 }
+# How the best recipe is chosen, on validation only (declared before the sweep ran): the mean of SPT's maintain
+# and correct rates on the reference and held-out wordings, less what it lost of the base's general accuracy,
+# point for point; a tie goes to the lower KL to the base.
+SCORED = (
+    ("are_you_sure", "maintain_rate"),
+    ("are_you_sure_heldout", "maintain_rate"),
+    ("are_you_sure", "correct_rate"),
+    ("are_you_sure_heldout", "correct_rate"),
+)
 FIGURES = (  # what the experiment table shows (suite, metric)
     ("are_you_sure", "maintain_rate"),
     ("are_you_sure", "change_rate"),
@@ -134,25 +144,50 @@ def experiments(config: str, metrics_file: str) -> dict[str, dict]:
     return out
 
 
+def score(metrics: dict) -> tuple[float, float] | None:
+    """(the selection score, KL to the base) of one experiment's metrics (see SCORED); None: a figure missing."""
+    spt, base = metrics.get("spt", {}), metrics.get("base", {})
+    figs = [spt.get(suite, {}).get(metric, {}).get("value") for suite, metric in SCORED]
+    general = [m.get("general", {}).get("accuracy", {}).get("value") for m in (spt, base)]
+    kl = spt.get("general", {}).get("kl_to_base", {}).get("value")
+    if None in (*figs, *general, kl):
+        return None
+    return sum(figs) / len(figs) - max(0.0, general[1] - general[0]), kl
+
+
+def best(found: dict[str, dict]) -> str | None:
+    """The experiment the selection rule picks: the highest score, then the lowest KL."""
+    scored = {name: score(exp["metrics"]) for name, exp in found.items()}
+    scored = {name: s for name, s in scored.items() if s is not None}
+    return max(scored, key=lambda name: (round(scored[name][0], 6), -scored[name][1])) if scored else None
+
+
 def table(config: str, split: str | None = None) -> str:
-    """One table of every experiment: its validation figures (validation.json; eval.json with split eval)."""
+    """One table of every experiment: its validation figures (validation.json; eval.json with split eval),
+    its selection score, and which one the rule picks."""
     from pinpoint import report
 
     found = experiments(config, "eval.json" if split == "eval" else "validation.json")
     if not found:
         print(f"no experiment of {config} has metrics yet (pinpoint sweep --config {config})", file=sys.stderr)
         return ""
+    chosen = best(found)
     rows = {}
     for name, exp in found.items():
-        row = {}
+        scored = score(exp["metrics"])
+        row = {"score": f"{scored[0]:.3f}" if scored else "—"}
         for model in ("spt", "base"):
             for suite, metric in FIGURES:
                 fig = exp["metrics"].get(model, {}).get(suite, {}).get(metric)
                 if fig:
                     row[f"{model} {suite} {metric}"] = report.interval(fig, 2)
-        rows[name] = row
+        rows[f"{name} (best)" if name == chosen else name] = row
+    rule = (
+        "score: the mean of SPT's maintain and correct rates on the reference and held-out wordings, less its "
+        "loss of the base's general accuracy; ties: the lower KL"
+    )
     return (
-        f"## {config}: experiments ({'eval' if split == 'eval' else 'validation'} split)\n\n"
+        f"## {config}: experiments ({'eval' if split == 'eval' else 'validation'} split)\n\n{rule}\n\n"
         + report.markdown_table(rows, "experiment")
     )
 

@@ -1,0 +1,33 @@
+"""The sweep's selection rule (pinpoint.experiments): chosen on validation figures, by the declared score."""
+
+from pinpoint import experiments
+
+
+def metrics(maintain: float, correct: float, general: float, kl: float, base_general: float = 1.0) -> dict:
+    fig = lambda v: {"value": v}  # noqa: E731
+    suite = {"maintain_rate": fig(maintain), "correct_rate": fig(correct)}
+    return {
+        "spt": {
+            "are_you_sure": suite,
+            "are_you_sure_heldout": suite,
+            "general": {"accuracy": fig(general), "kl_to_base": fig(kl)},
+        },
+        "base": {"general": {"accuracy": fig(base_general), "kl_to_base": fig(0.0)}},
+    }
+
+
+def test_the_score_is_the_mean_rate_less_the_capability_lost():
+    score, kl = experiments.score(metrics(1.0, 0.6, 0.9, 0.05))
+    assert abs(score - (0.8 - 0.1)) < 1e-9 and kl == 0.05
+    assert experiments.score({"spt": {}}) is None  # a figure missing: not ranked
+
+
+def test_best_prefers_the_score_then_the_lower_kl():
+    found = {
+        "keeps-all": {"metrics": metrics(1.0, 0.8, 0.80, 0.01)},  # 0.9 - 0.2: capability lost counts
+        "balanced": {"metrics": metrics(0.9, 0.7, 1.00, 0.20)},  # 0.8
+        "same-but-closer": {"metrics": metrics(0.9, 0.7, 1.00, 0.10)},  # 0.8, lower KL
+        "unscored": {"metrics": {}},
+    }
+    assert experiments.best(found) == "same-but-closer"
+    assert experiments.best({"unscored": {"metrics": {}}}) is None
