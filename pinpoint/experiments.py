@@ -45,14 +45,14 @@ SCORED = (
     ("are_you_sure", "correct_rate"),
     ("are_you_sure_heldout", "correct_rate"),
 )
-FIGURES = (  # what the experiment table shows (suite, metric)
-    ("are_you_sure", "maintain_rate"),
-    ("are_you_sure", "change_rate"),
-    ("are_you_sure", "correct_rate"),
-    ("are_you_sure_heldout", "maintain_rate"),
-    ("are_you_sure_heldout", "correct_rate"),
-    ("general", "accuracy"),
-    ("general", "kl_to_base"),
+FIGURES = (  # what the experiment table shows: (suite, metric, column)
+    ("are_you_sure", "maintain_rate", "maintains"),
+    ("are_you_sure", "change_rate", "changes"),
+    ("are_you_sure", "correct_rate", "corrects"),
+    ("are_you_sure_heldout", "maintain_rate", "maintains, held-out"),
+    ("are_you_sure_heldout", "correct_rate", "corrects, held-out"),
+    ("general", "accuracy", "general accuracy"),
+    ("general", "kl_to_base", "KL to base"),
 )
 
 
@@ -86,7 +86,9 @@ def _start_queue() -> None:
 
 
 def _queue(name: str, sets: dict, target: str, dry_run: bool) -> None:
-    argv = ["exp", "run", "--queue", "--name", name, *(a for k, v in sets.items() for a in ("-S", f"{k}={v}")), target]
+    # `++key=value`: set the key whether or not params.yaml spells it out (a method setting left at its default)
+    overrides = [a for k, v in sets.items() for a in ("-S", f"++{k}={v}")]
+    argv = ["exp", "run", "--queue", "--name", name, *overrides, target]
     print("dvc " + " ".join(argv))
     if not dry_run:
         _dvc(*argv)
@@ -172,16 +174,22 @@ def table(config: str, split: str | None = None) -> str:
         print(f"no experiment of {config} has metrics yet (pinpoint sweep --config {config})", file=sys.stderr)
         return ""
     chosen = best(found)
+
+    def figures(metrics: dict) -> dict:
+        return {
+            column: report.interval(metrics[suite][metric], 2) if metric in metrics.get(suite, {}) else "—"
+            for suite, metric, column in FIGURES
+        }
+
     rows = {}
-    for name, exp in found.items():
+    for name, exp in found.items():  # each experiment's SPT; the base is the same model in every one
         scored = score(exp["metrics"])
-        row = {"score": f"{scored[0]:.3f}" if scored else "—"}
-        for model in ("spt", "base"):
-            for suite, metric in FIGURES:
-                fig = exp["metrics"].get(model, {}).get(suite, {}).get(metric)
-                if fig:
-                    row[f"{model} {suite} {metric}"] = report.interval(fig, 2)
-        rows[f"{name} (best)" if name == chosen else name] = row
+        rows[f"{name} (best)" if name == chosen else name] = {
+            "score": f"{scored[0]:.3f}" if scored else "—",
+            **figures(exp["metrics"].get("spt", {})),
+        }
+    some = next(iter(found.values()))["metrics"]
+    rows["base (no tuning)"] = {"score": "", **figures(some.get("base", {}))}
     rule = (
         "score: the mean of SPT's maintain and correct rates on the reference and held-out wordings, less its "
         "loss of the base's general accuracy; ties: the lower KL"

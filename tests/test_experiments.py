@@ -31,3 +31,11 @@ def test_best_prefers_the_score_then_the_lower_kl():
     }
     assert experiments.best(found) == "same-but-closer"
     assert experiments.best({"unscored": {"metrics": {}}}) is None
+
+
+def test_the_sweep_sets_keys_params_yaml_leaves_at_their_defaults(capsys):
+    """`++key=value`: a method setting that params.yaml does not spell out (tune.spt.top_k) can still be set."""
+    experiments.sweep("smollm2", dry_run=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(experiments.SWEEP) and all(line.endswith("validate@smollm2") for line in lines)
+    assert "dvc exp run --queue --name smollm2-k-22 -S ++smollm2.tune.spt.top_k=22 validate@smollm2" in lines
