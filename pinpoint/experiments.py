@@ -184,7 +184,8 @@ def table(config: str, split: str | None = None) -> str:
     rows = {}
     for name, exp in found.items():  # each experiment's SPT; the base is the same model in every one
         scored = score(exp["metrics"])
-        rows[f"{name} (best)" if name == chosen else name] = {
+        label = "the committed params (workspace)" if name == "workspace" else name
+        rows[f"{label} (best)" if name == chosen else label] = {
             "score": f"{scored[0]:.3f}" if scored else "—",
             **figures(exp["metrics"].get("spt", {})),
         }
