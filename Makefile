@@ -70,7 +70,7 @@ seeds: install
 test: install
 	$(VENV)/bin/ruff check pinpoint stages tests benchmarks
 	$(VENV)/bin/ruff format --check pinpoint stages tests benchmarks
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15  # the slowest tests, printed: CI's time budget
 
 # unit tests only: no DVC pipeline, no real model (under 2 minutes)
 test-fast: install
