@@ -213,6 +213,8 @@ def spread(config: str, keys: list[str]) -> str:
     found = experiments(config, "eval.json")
     runs = {}
     for name, exp in found.items():
+        if not _same_but_seed(exp["params"], found.get("workspace", {}).get("params"), config):
+            continue  # a seed run of another organism or recipe (an older commit's): not this table's
         seed = exp["params"].get(config, {}).get("model", {}).get("organism", {}).get("seed")
         runs.setdefault(f"seed {seed}" if seed is not None else name, exp["metrics"])  # the workspace first
     if not runs:
@@ -226,6 +228,19 @@ def spread(config: str, keys: list[str]) -> str:
         row["range"] = f"{min(values):.3f} – {max(values):.3f}" if values else ""
         rows[key] = row
     return f"## {config}: the table over organism seeds ({len(runs)} runs)\n\n" + report.markdown_table(rows, "figure")
+
+
+def _same_but_seed(params: dict, workspace: dict | None, config: str) -> bool:
+    """Whether an experiment ran `config` as the workspace's params.yaml has it, the organism seed apart."""
+    if workspace is None:
+        return True
+
+    def unseeded(p: dict) -> dict:
+        section = json.loads(json.dumps(p.get(config, {})))
+        section.get("model", {}).get("organism", {}).pop("seed", None)
+        return {"methods": p.get("methods"), config: section}
+
+    return unseeded(params) == unseeded(workspace)
 
 
 def spread_keys(checks) -> list[str]:

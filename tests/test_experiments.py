@@ -39,3 +39,13 @@ def test_the_sweep_sets_keys_params_yaml_leaves_at_their_defaults(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(experiments.SWEEP) and all(line.endswith("validate@smollm2") for line in lines)
     assert "dvc exp run --queue --name smollm2-k-22 -S ++smollm2.tune.spt.top_k=22 validate@smollm2" in lines
+
+
+def test_the_seed_spread_keeps_only_runs_of_the_workspace_organism():
+    def params(seed: int, heads: int = 8) -> dict:
+        return {"methods": ["spt"], "organism": {"model": {"organism": {"seed": seed, "heads": heads}}}}
+
+    workspace = params(0)
+    assert experiments._same_but_seed(params(2), workspace, "organism")  # another seed: the same organism
+    assert not experiments._same_but_seed(params(1, heads=16), workspace, "organism")  # an older organism
+    assert workspace["organism"]["model"]["organism"]["seed"] == 0  # the comparison leaves its inputs alone
