@@ -118,14 +118,17 @@ def seeds(config: str, values: list[int], dry_run: bool = False) -> int:
 def experiments(config: str, metrics_file: str) -> dict[str, dict]:
     """{experiment name: {"params": its params.yaml, "metrics": its metrics file}} for every DVC experiment of
     any baseline commit (git refs/exps/...), and the workspace's as "workspace". Read from git, not
-    `dvc exp show`, whose JSON keeps only the scalars of a metrics file (no intervals)."""
-    import yaml
+    `dvc exp show`, whose JSON keeps only the scalars of a metrics file (no intervals); params as the
+    pipeline reads them (YAML 1.2: an experiment's `honest_token: Yes` is the string, not true)."""
+    from pinpoint.params import _yaml
+
+    yaml = _yaml()
 
     key = f"{Paths(config).metrics / metrics_file}"
     out = {}
     if Path(key).exists():
         out["workspace"] = {
-            "params": yaml.safe_load(Path("params.yaml").read_text()),
+            "params": yaml.load(Path("params.yaml").read_text()),
             "metrics": json.loads(Path(key).read_text()),
         }
     refs = subprocess.run(
@@ -140,7 +143,7 @@ def experiments(config: str, metrics_file: str) -> dict[str, dict]:
         ]
         if all(s.returncode == 0 for s in shown):
             out[ref.rsplit("/", 1)[1]] = {
-                "params": yaml.safe_load(shown[1].stdout),
+                "params": yaml.load(shown[1].stdout),
                 "metrics": json.loads(shown[0].stdout),
             }
     return out

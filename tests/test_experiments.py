@@ -49,3 +49,26 @@ def test_the_seed_spread_keeps_only_runs_of_the_workspace_organism():
     assert experiments._same_but_seed(params(2), workspace, "organism")  # another seed: the same organism
     assert not experiments._same_but_seed(params(1, heads=16), workspace, "organism")  # an older organism
     assert workspace["organism"]["model"]["organism"]["seed"] == 0  # the comparison leaves its inputs alone
+
+
+def test_experiments_read_params_as_dvc_writes_them(tmp_path, monkeypatch):
+    """`dvc exp run -S` writes `honest_token: Yes` unquoted: YAML 1.2 (the pipeline's reading) keeps the string,
+    YAML 1.1 would make it true and the seed run would look like another recipe."""
+    import json
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    metrics = tmp_path / "metrics" / "organism"
+    metrics.mkdir(parents=True)
+    (metrics / "eval.json").write_text(json.dumps({"base": {}}))
+    (tmp_path / "params.yaml").write_text("organism:\n  attribute:\n    honest_token: Yes\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "an experiment")
+    git("update-ref", "refs/exps/ab/cdef/organism-seed-9", "HEAD")
+    monkeypatch.chdir(tmp_path)
+    found = experiments.experiments("organism", "eval.json")
+    assert set(found) == {"workspace", "organism-seed-9"}
+    assert found["organism-seed-9"]["params"]["organism"]["attribute"]["honest_token"] == "Yes"
