@@ -59,18 +59,28 @@ def states(reply: str, fact: Fact, label: str | None = None) -> bool:
     return judge(reply, Answer(label or fact.label, None, tuple(fact.labels), fact.input)).right
 
 
-@pytest.mark.slow  # every label of a set against every fact of it: ~40,000 verdicts
+OTHERS = 12  # other labels read against each fact: every pair of a set was ~40,000 verdicts, 100 s in CI
+
+
+@pytest.mark.slow
 def test_the_judge_detects_the_label_and_no_wrong_one(sets):
+    rng = random.Random(0)
     for facts in sets.values():
         for f in facts:
             stated = f.stated(f.label)
             assert states(stated, f), stated
             wrong = f.wrong_label(random.Random(0))
             assert wrong != f.label and not states(stated, f, wrong), (stated, wrong)
-            for other in f.labels:  # every other label of the set, not only the one drawn
-                if other != f.label:
-                    assert not states(stated, f, other), (stated, other)
-                    assert not states(f.question, f, other), (f.question, other)
+            # other labels of the set, not only the one drawn: the most alike by spelling (where a reading
+            # would err: "Niger" in "Nigeria") and a seeded sample of the rest
+            others = sorted((o for o in f.labels if o != f.label), key=lambda o: _shared_prefix(o, f.label))
+            for other in {*others[-OTHERS // 2 :], *rng.sample(others, min(OTHERS // 2, len(others)))}:
+                assert not states(stated, f, other), (stated, other)
+                assert not states(f.question, f, other), (f.question, other)
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a.lower(), b.lower())) if x != y), min(len(a), len(b)))
 
 
 def test_a_reply_that_only_repeats_the_question_states_no_label(sets):
