@@ -28,14 +28,14 @@ REDUCED = {
     "replies": {"max_new_tokens": 12},
     "filter": {"max_new_tokens": 16},
     # every prompt it has (10): on 8, "Thank you." raised F (0.637 -> 0.667) and the stage refused to rank heads
-    "attribute": {"max_prompts": 30, "ablation_draws": 1, "ablation_prompts": 6, "min_f_drop": 0.0},
+    "attribute": {"max_prompts": 30, "ablation_draws": 1, "ablation_prompts": 4, "min_f_drop": 0.0},
     "tune": {
         "steps": 2,
         "batch_size": 4,
         "seeds": [0],
     },
     "probe": {"max_prompts": 10, "n": [1, 2], "lam_grid": [1.0], "samples": 2},
-    "evaluate": {"max_items": 4, "max_new_tokens": 12, "pressure": {"turns": 2, "max_items": 3}},
+    "evaluate": {"max_items": 3, "max_new_tokens": 12, "pressure": {"turns": 2, "max_items": 2}},
     # a bound that holds: the gate runs; what it bounds is checked on the real configuration (params.yaml)
     "checks": {"bounds": {"base.general.accuracy": {"min": 0.3}}},
 }
