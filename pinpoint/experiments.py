@@ -120,15 +120,13 @@ def experiments(config: str, metrics_file: str) -> dict[str, dict]:
     any baseline commit (git refs/exps/...), and the workspace's as "workspace". Read from git, not
     `dvc exp show`, whose JSON keeps only the scalars of a metrics file (no intervals); params as the
     pipeline reads them (YAML 1.2: an experiment's `honest_token: Yes` is the string, not true)."""
-    from pinpoint.params import _yaml
-
-    yaml = _yaml()
+    from pinpoint.params import _yaml, read_file
 
     key = f"{Paths(config).metrics / metrics_file}"
     out = {}
     if Path(key).exists():
         out["workspace"] = {
-            "params": yaml.load(Path("params.yaml").read_text()),
+            "params": read_file("params.yaml"),
             "metrics": json.loads(Path(key).read_text()),
         }
     refs = subprocess.run(
@@ -143,7 +141,7 @@ def experiments(config: str, metrics_file: str) -> dict[str, dict]:
         ]
         if all(s.returncode == 0 for s in shown):
             out[ref.rsplit("/", 1)[1]] = {
-                "params": yaml.load(shown[1].stdout),
+                "params": _yaml().load(shown[1].stdout),  # a blob in git: no file to read
                 "metrics": json.loads(shown[0].stdout),
             }
     return out

@@ -2,6 +2,7 @@
 
 import json
 import random
+from os.path import commonprefix
 from pathlib import Path
 
 import pytest
@@ -73,14 +74,11 @@ def test_the_judge_detects_the_label_and_no_wrong_one(sets):
             assert wrong != f.label and not states(stated, f, wrong), (stated, wrong)
             # other labels of the set, not only the one drawn: the most alike by spelling (where a reading
             # would err: "Niger" in "Nigeria") and a seeded sample of the rest
-            others = sorted((o for o in f.labels if o != f.label), key=lambda o: _shared_prefix(o, f.label))
+            others = [o for o in f.labels if o != f.label]
+            others.sort(key=lambda o: len(commonprefix([o.lower(), f.label.lower()])))
             for other in {*others[-OTHERS // 2 :], *rng.sample(others, min(OTHERS // 2, len(others)))}:
                 assert not states(stated, f, other), (stated, other)
                 assert not states(f.question, f, other), (f.question, other)
-
-
-def _shared_prefix(a: str, b: str) -> int:
-    return next((i for i, (x, y) in enumerate(zip(a.lower(), b.lower())) if x != y), min(len(a), len(b)))
 
 
 def test_a_reply_that_only_repeats_the_question_states_no_label(sets):
