@@ -48,6 +48,8 @@ def test_the_seed_spread_keeps_only_runs_of_the_workspace_organism():
     workspace = params(0)
     assert experiments._same_but_seed(params(2), workspace, "organism")  # another seed: the same organism
     assert not experiments._same_but_seed(params(1, heads=16), workspace, "organism")  # an older organism
+    gated = {**workspace, "organism": {**workspace["organism"], "checks": {"bounds": {}}}}
+    assert experiments._same_but_seed(params(1), gated, "organism")  # a gate set after the run: the same figures
     assert workspace["organism"]["model"]["organism"]["seed"] == 0  # the comparison leaves its inputs alone
 
 
