@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pinpoint import models, patching  # noqa: E402
+from pinpoint import models, patching, readout  # noqa: E402
 from pinpoint.heads import HeadLayout  # noqa: E402
 from pinpoint.paths import Paths  # noqa: E402
 
@@ -44,10 +44,11 @@ def timed(fn, repeat: int = 1):
 
 def compare(name, model, batch, tokens, k, mode="path", naive_repeat=1, repeat=3) -> dict:
     layout = HeadLayout.of(model)
+    subject = readout.Subject(model, layout, tokens)
     with torch.no_grad():
-        t_naive, s_naive = timed(lambda: patching.naive(model, layout, batch, tokens, mode), naive_repeat)
-        t_exact, s_exact = timed(lambda: patching.exact(model, layout, batch, tokens, mode), repeat)
-    t_screen, (s_screen, _) = timed(lambda: patching.screen(model, layout, batch, tokens, mode, verify=2 * k), repeat)
+        t_naive, s_naive = timed(lambda: patching.naive(subject, batch, mode), naive_repeat)
+        t_exact, s_exact = timed(lambda: patching.exact(subject, batch, mode), repeat)
+    t_screen, (s_screen, _) = timed(lambda: patching.screen(subject, batch, mode, verify=2 * k), repeat)
     top_exact = set(patching.select(s_exact, k))
     verified = [
         (l, h) for l in range(layout.n_layers) for h in range(layout.n_heads) if not torch.isnan(s_screen[l, h])
@@ -111,7 +112,7 @@ def config_case(device, hidden: int, prompts: int, length: int, name: str) -> li
     cf = ref.clone()
     cf[:, -5:-1] = torch.randint(0, 1000, (prompts, 4), generator=g)  # "don't" -> "do": a change near the end
     mask = torch.ones_like(ref)
-    batch = patching.Batch(ref.to(device), mask.to(device), cf.to(device), mask.to(device))
+    batch = readout.Batch(ref.to(device), mask.to(device), cf.to(device), mask.to(device))
     return [compare(name, model, batch, (11, 22), round(0.04 * 24 * 16), mode) for mode in ("path", "activation")]
 
 

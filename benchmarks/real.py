@@ -141,7 +141,8 @@ def tune_one(directory: Path, method: str, steps: int, fast: bool, n_examples: i
     exact_peak = reset_peak_rss()
     lr = train.METHODS[method].settings().lr  # each method's registered default
     recipe = loop.Recipe(steps=steps, lr=lr, mixed_precision="no", desc=f"{method}{'' if fast else ' plain'}")
-    curve = train.train_examples(model, trainable, examples, recipe, BATCH, tokenizer.pad_token_id, fast)
+    batching = train.Batching(BATCH, tokenizer.pad_token_id)
+    curve = train.train_examples(model, trainable, examples, recipe, batching, train.LossPath(fast))
     stamps.append(time.perf_counter())
     peak = peak_rss() if exact_peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     seconds = [b - a for a, b in zip(stamps, stamps[1:])]
@@ -189,7 +190,7 @@ def in_subprocess(directory: Path, method: str, steps: int, fast: bool, n_exampl
 
 
 def attribution(model, tokenizer, n_prompts: int, n_sampled: int) -> dict:
-    from pinpoint import patching, prompts
+    from pinpoint import patching, prompts, readout
     from pinpoint.heads import HeadLayout
     from pinpoint.tokens import encode_prompt, first_reply_token, left_pad
 
@@ -203,23 +204,23 @@ def attribution(model, tokenizer, n_prompts: int, n_sampled: int) -> dict:
     # caving ("I'm sorry ...") vs keeping ("The capital of ... is ...")
     tokens = tuple(first_reply_token(tokenizer, ref_text[0], word, "chat") for word in ("I", "The"))
     pad = tokenizer.pad_token_id
-    batch = patching.Batch(
+    batch = readout.Batch(
         *left_pad([encode_prompt(tokenizer, t) for t in ref_text], pad, "cpu"),
         *left_pad([encode_prompt(tokenizer, t) for t in cf_text], pad, "cpu"),
     )
     every = [(l, h) for l in range(layout.n_layers) for h in range(layout.n_heads)]
     sampled = every[:: max(1, len(every) // n_sampled)][:n_sampled]  # spread over the layers, each head index
+    subject = readout.Subject(model, layout, tokens)
     with torch.no_grad():
-        patching.exact(model, layout, batch, tokens)  # warm-up
+        patching.exact(subject, batch)  # warm-up
         start = time.perf_counter()
-        s_exact = patching.exact(model, layout, batch, tokens)
+        s_exact = patching.exact(subject, batch)
         t_exact = time.perf_counter() - start
         start = time.perf_counter()
-        ref = patching.capture(model, layout, batch.ref_ids, batch.ref_mask, tokens)
-        cf = patching.capture(model, layout, batch.cf_ids, batch.cf_mask, tokens)
+        captures = readout.Captures.of(subject, batch)
         t_capture = time.perf_counter() - start
         start = time.perf_counter()
-        s_naive = patching.naive(model, layout, batch, tokens, heads=sampled, reference=ref, counterfactual=cf)
+        s_naive = patching.naive(subject, batch, heads=sampled, captures=captures)
         per_head = (time.perf_counter() - start) / len(sampled)
     t_naive = t_capture + per_head * len(every)
     rows = torch.tensor([l for l, _ in sampled]), torch.tensor([h for _, h in sampled])

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from pinpoint import challenge, patching, prompts, scoring
+from pinpoint import challenge, patching, prompts, readout, scoring
 from pinpoint.data.fact import Fact
 from pinpoint.heads import HeadLayout
 from pinpoint.hooks import Hook, hooks
@@ -97,20 +97,22 @@ def choose_target(verdicts, target: str) -> tuple[str, str]:
 
 
 def auto_reply_tokens(
-    model,
-    tokenizer,
-    records: list[dict],
-    challenged: list[str],
-    batch_size: int,
-    max_new_tokens: int,
-    target: str = "auto",
+    model, tokenizer, records: list[dict], challenged: list[str], budget: challenge.Budget, target: str = "auto"
 ):
     """The first-token pair that best separates the model's own replies to the challenge with the
     target outcome (sycophantic) from those that maintain the answer (honest), judged by the verdict.
 
     Returns ((sycophantic id, honest id), a record of how they were chosen), or raises ValueError
     when the replies do not split."""
-    replies = scoring.greedy(model, tokenizer, challenged, max_new_tokens, batch_size, desc="attribute: own replies")
+    replies = scoring.greedy(
+        model,
+        tokenizer,
+        challenged,
+        budget.max_new_tokens,
+        budget.batch_size,
+        "attribute: own replies",
+        budget.max_length,
+    )
     verdicts = [judge(r, Fact.of_record(rec).answer()) for r, rec in zip(replies, records)]
     outcome, why = choose_target(verdicts, target)
     first = [_first_token(tokenizer, text, reply) for text, reply in zip(challenged, replies)]
@@ -158,10 +160,10 @@ def mean_fraction(model, batches, tokens) -> tuple[float, float]:
     challenged, counterfactual, n = 0.0, 0.0, 0
     for b in batches:
         challenged += float(
-            patching.sycophancy_fraction(patching.forward_final(model, b.ref_ids, b.ref_mask, tokens)).sum()
+            readout.sycophancy_fraction(readout.forward_final(model, b.ref_ids, b.ref_mask, tokens)).sum()
         )
         counterfactual += float(
-            patching.sycophancy_fraction(patching.forward_final(model, b.cf_ids, b.cf_mask, tokens)).sum()
+            readout.sycophancy_fraction(readout.forward_final(model, b.cf_ids, b.cf_mask, tokens)).sum()
         )
         n += b.ref_ids.shape[0]
     return challenged / n, counterfactual / n
@@ -169,13 +171,14 @@ def mean_fraction(model, batches, tokens) -> tuple[float, float]:
 
 def make_batches(
     tokenizer, challenged: list[str], counterfactual: list[str], batch_size: int, device
-) -> list[patching.Batch]:
+) -> list[readout.Batch]:
+    """The reference and counterfactual prompts, tokenised and left-padded, `batch_size` of each per batch."""
     out = []
     for s in range(0, len(challenged), batch_size):
         r = [encode_prompt(tokenizer, t) for t in challenged[s : s + batch_size]]
         c = [encode_prompt(tokenizer, t) for t in counterfactual[s : s + batch_size]]
         out.append(
-            patching.Batch(
+            readout.Batch(
                 *left_pad(r, tokenizer.pad_token_id, device),
                 *left_pad(c, tokenizer.pad_token_id, device),
             )
@@ -196,11 +199,12 @@ def reply_tokens(tokenizer, prompt: str, fmt: str, sycophantic: str, honest: str
     return tokens
 
 
-def score_heads(model, layout: HeadLayout, batches, tokens, method: str, mode: str, verify: int):
+def score_heads(subject: readout.Subject, batches, method: str, mode: str, verify: int):
     """Scores (n_layers, n_heads), averaged over batches by size, and the heads scored exactly.
 
     screen: estimates from every batch are averaged first, the `verify` most negative heads
     are chosen once, and those heads are scored exactly on every batch."""
+    layout = subject.layout
     sizes = torch.tensor([float(b.ref_ids.shape[0]) for b in batches])
 
     def average(per_batch):
@@ -209,22 +213,12 @@ def score_heads(model, layout: HeadLayout, batches, tokens, method: str, mode: s
     every = layout.heads
     bar = tqdm(batches, desc=f"attribute ({method}, {mode})", leave=False)
     if method != "screen":
-        return average([getattr(patching, method)(model, layout, b, tokens, mode) for b in bar]), every
-    captures = [
-        (
-            patching.capture(model, layout, b.ref_ids, b.ref_mask, tokens),
-            patching.capture(model, layout, b.cf_ids, b.cf_mask, tokens),
-        )
-        for b in bar
-    ]
-    estimates = average(
-        [patching.estimate(model, layout, b, tokens, mode, r, c) for b, (r, c) in zip(batches, captures)]
-    )
+        return average([getattr(patching, method)(subject, b, mode) for b in bar]), every
+    captures = [readout.Captures.of(subject, b) for b in bar]
+    estimates = average([patching.estimate(subject, b, mode, c) for b, c in zip(batches, captures)])
     order = torch.argsort(estimates.flatten())[:verify].tolist()
     candidates = [(i // layout.n_heads, i % layout.n_heads) for i in order]
-    checked = average(
-        [patching.exact(model, layout, b, tokens, mode, candidates, r, c) for b, (r, c) in zip(batches, captures)]
-    )
+    checked = average([patching.exact(subject, b, mode, candidates, c) for b, c in zip(batches, captures)])
     return torch.where(torch.isnan(checked), estimates, checked), candidates
 
 
@@ -239,7 +233,7 @@ def head_means(model, layout: HeadLayout, batches, tokens) -> list[torch.Tensor]
     sums, count = [0.0] * layout.n_layers, 0
     for batch in batches:
         for ids, mask in ((batch.ref_ids, batch.ref_mask), (batch.cf_ids, batch.cf_mask)):
-            cap = patching.capture(model, layout, ids, mask, tokens)
+            cap = readout.capture(model, layout, ids, mask, tokens)
             sums = [s + z.sum(0) for s, z in zip(sums, cap.o_in)]
             count += ids.shape[0]
     return [s / count for s in sums]
@@ -264,26 +258,31 @@ def mean_ablated(model, layout: HeadLayout, heads: list[tuple[int, int]], means:
         yield
 
 
+@dataclass(frozen=True)
+class Ablation:
+    """What the evidence ablates: the model's head layout, the selected heads, every head's mean output."""
+
+    layout: HeadLayout
+    selected: list[tuple[int, int]]
+    means: list[torch.Tensor]  # per layer (H*hd,): head_means
+
+
 def ablation_evidence(
-    model,
-    layout,
-    tokenizer,
-    selected,
-    means,
-    items,
-    fmt: str,
+    respondent: challenge.Respondent,
+    ablation: Ablation,
+    items: list[challenge.Challenged],
     draws: int,
     seed: int,
-    batch_size: int,
-    max_new_tokens: int,
+    budget: challenge.Budget,
 ) -> dict:
     """The verdicts' rates on held-out challenges with no ablation, with the selected heads ablated, and
     with as many random heads in each of `draws` draws; where the selected heads' maintain rate falls
     among the draws' ("below_all": it drops the answer more than every random draw)."""
     rng = random.Random(seed)
+    model, layout, selected, means = respondent.model, ablation.layout, ablation.selected, ablation.means
 
     def measured():
-        judged = challenge.measure(model, tokenizer, items, fmt, max_new_tokens, batch_size)
+        judged = challenge.measure(respondent, items, budget)
         return challenge.rates_json([v for _, v in judged], "attribute: ablation evidence")
 
     out = {"none": measured()}

@@ -13,6 +13,7 @@ every other model's). Lambda is chosen on the validation split (`choose_lambda`)
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 import torch
 
@@ -43,34 +44,33 @@ class Scorer:
         )
 
 
-def challenged(
-    policy, tokenizer, records: list[dict], ctx, suite: str = "are_you_sure"
-) -> tuple[list[dict], list[str]]:
-    """(the first-right dialogues of `records`, rendered), with the policy's own first answers, as the suite
+@dataclass(frozen=True)
+class Dialogues:
+    """Challenged dialogues: their rows (as the suite builds them) and their rendered prompts."""
+
+    rows: list[dict]
+    texts: list[str]
+
+
+def challenged(policy, tokenizer, records: list[dict], ctx, suite: str = "are_you_sure") -> Dialogues:
+    """The first-right dialogues of `records`, rendered, with the policy's own first answers, as the suite
     builds them (are_you_sure: the reference wording; are_you_sure_heldout: each record's own)."""
     rows = are_you_sure.dialogues(suite, records, are_you_sure.first_answers(policy, records, ctx))
     rows = [r for r in rows if r["first"] == "right"]
     texts = [ctx.render(prompts.challenge_dialogue(r["question"], r["first_answer"], r["challenge"])) for r in rows]
-    return rows, texts
+    return Dialogues(rows, texts)
 
 
 def labelled_replies(
-    policy, tokenizer, rows: list[dict], texts: list[str], probe_params, reply_tokens: int, fmt: str, split: str
+    policy: challenge.Respondent, dialogues: Dialogues, probe_params, reply_tokens: int, split: str
 ) -> list[dict]:
     """The greedy and `samples` sampled replies to each dialogue, labelled by the verdict."""
-    greedy = scoring.greedy(policy, tokenizer, texts, reply_tokens, probe_params.batch_size, "probe: greedy replies")
-    sampled = scoring.sample(
-        policy,
-        tokenizer,
-        texts,
-        probe_params.samples,
-        probe_params.temperature,
-        reply_tokens,
-        probe_params.seed,
-        probe_params.batch_size,
-    )
+    model, tokenizer, texts = policy.model, policy.tokenizer, dialogues.texts
+    greedy = scoring.greedy(model, tokenizer, texts, reply_tokens, probe_params.batch_size, "probe: greedy replies")
+    sampling = scoring.Sampling(probe_params.samples, probe_params.temperature, probe_params.seed)
+    sampled = scoring.sample(model, tokenizer, texts, sampling, reply_tokens, probe_params.batch_size)
     out = []
-    for row, g, ss in zip(rows, greedy, sampled):
+    for row, g, ss in zip(dialogues.rows, greedy, sampled):
         said = list(dict.fromkeys([g, *ss]))  # each distinct reply once
         for i, (reply, verdict) in enumerate(zip(said, challenge.judged([_item(row)] * len(said), said))):
             out.append(
@@ -80,7 +80,7 @@ def labelled_replies(
                     "split": split,
                     "messages": prompts.challenge_dialogue(row["question"], row["first_answer"], row["challenge"]),
                     "reply": reply,
-                    "reply_text": prompts.reply_text(reply, fmt),
+                    "reply_text": prompts.reply_text(reply, policy.fmt),
                     "sycophantic": verdict.outcome != "maintains",
                     "outcome": verdict.outcome,
                     "free_text": True,
@@ -91,28 +91,12 @@ def labelled_replies(
 
 
 def best_of_n(
-    policy,
-    tokenizer,
-    scorer: Scorer,
-    rows: list[dict],
-    texts: list[str],
-    lams,
-    probe_params,
-    reply_tokens: int,
-    fmt: str,
+    policy: challenge.Respondent, scorer: Scorer, dialogues: Dialogues, lams, probe_params, reply_tokens: int
 ) -> dict[float, dict[int, list[dict]]]:
     """{lambda: {N: transcript rows of the kept replies}} for every lambda and N of probe_params.n."""
-    n_max = max(probe_params.n)
-    samples = scoring.sample(
-        policy,
-        tokenizer,
-        texts,
-        n_max,
-        probe_params.temperature,
-        reply_tokens,
-        probe_params.seed,
-        probe_params.batch_size,
-    )
+    n_max, rows, texts, fmt = max(probe_params.n), dialogues.rows, dialogues.texts, policy.fmt
+    sampling = scoring.Sampling(n_max, probe_params.temperature, probe_params.seed)
+    samples = scoring.sample(policy.model, policy.tokenizer, texts, sampling, reply_tokens, probe_params.batch_size)
     flat = [
         Example(t, prompts.reply_text(s, fmt), False, r["id"], True)
         for t, r, ss in zip(texts, rows, samples)
@@ -173,16 +157,18 @@ def choose_lambda(rates: dict[float, float]) -> float:
     return lam
 
 
-def addition_rows(policy, tokenizer, scorer: Scorer, records, render, lams, probe_params) -> dict[float, list[dict]]:
+def addition_rows(
+    policy: challenge.Respondent, scorer: Scorer, records, lams, probe_params
+) -> dict[float, list[dict]]:
     """Multiple choice: {lambda: rows of the addition suite for the kept choice at N = max} (the user agrees
     with a false claim; sampling picks choices by the policy's own probabilities)."""
     n_max = max(probe_params.n)
-    texts = [render(r["messages"]) for r in records]
+    texts = [prompts.render(r["messages"], policy.fmt, policy.tokenizer) for r in records]
     choices = [r["choices"] for r in records]
     flat_p = [t for t, cs in zip(texts, choices) for _ in cs]
     logp = torch.tensor(
         scoring.completion_logprobs(
-            policy, tokenizer, flat_p, [c for cs in choices for c in cs], probe_params.batch_size
+            policy.model, policy.tokenizer, flat_p, [c for cs in choices for c in cs], probe_params.batch_size
         )
     ).view(len(texts), -1)
     generator = torch.Generator().manual_seed(probe_params.seed)

@@ -30,19 +30,36 @@ class Challenged:
         return prompts.challenge_dialogue(self.question, self.first_answer, self.challenge)
 
 
-def replies(
-    model,
-    tokenizer,
-    items: Sequence[Challenged],
-    fmt: str,
-    max_new_tokens: int,
-    batch_size: int,
-    desc: str | None = None,
-    max_length: int | None = None,
-) -> list[str]:
+@dataclass(frozen=True)
+class Respondent:
+    """The model that replies: its weights, its tokenizer and the prompt format it reads."""
+
+    model: object
+    tokenizer: object
+    fmt: str
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How replies are decoded: tokens per reply, prompts per batch, and (given) the model's positions."""
+
+    max_new_tokens: int
+    batch_size: int
+    max_length: int | None = None  # a prompt keeps as much of its end as fits with its reply
+
+
+def replies(respondent: Respondent, items: Sequence[Challenged], budget: Budget, desc: str | None = None) -> list[str]:
     """The model's greedy reply to each challenge."""
-    texts = [prompts.render(item.dialogue(), fmt, tokenizer) for item in items]
-    return scoring.greedy(model, tokenizer, texts, max_new_tokens, batch_size, desc, max_length)
+    texts = [prompts.render(item.dialogue(), respondent.fmt, respondent.tokenizer) for item in items]
+    return scoring.greedy(
+        respondent.model,
+        respondent.tokenizer,
+        texts,
+        budget.max_new_tokens,
+        budget.batch_size,
+        desc,
+        budget.max_length,
+    )
 
 
 def judged(items: Sequence[Challenged], said: Sequence[str]) -> list[Verdict]:
@@ -51,16 +68,10 @@ def judged(items: Sequence[Challenged], said: Sequence[str]) -> list[Verdict]:
 
 
 def measure(
-    model,
-    tokenizer,
-    items: Sequence[Challenged],
-    fmt: str,
-    max_new_tokens: int,
-    batch_size: int,
-    desc: str | None = None,
+    respondent: Respondent, items: Sequence[Challenged], budget: Budget, desc: str | None = None
 ) -> list[tuple[str, Verdict]]:
     """(reply, verdict) for each challenge."""
-    said = replies(model, tokenizer, items, fmt, max_new_tokens, batch_size, desc)
+    said = replies(respondent, items, budget, desc)
     return list(zip(said, judged(items, said)))
 
 

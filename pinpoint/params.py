@@ -269,6 +269,9 @@ class EvaluateParams(Strict):
     format_floor: float = Field(0.75, ge=0.0, le=1.0)  # multiple choice: control items right at least this often
     external: ExternalFiles = Field(default_factory=ExternalFiles)
     pressure: PressureParams = Field(default_factory=PressureParams)
+    # the suites that score every seed's run of a trained method (null: all of them); the others, and external
+    # files, score the first seed's run only, so their figures carry no seed spread (a budget, not a default)
+    seed_suites: list[str] | None = None
     device: str = "auto"
 
     @model_validator(mode="after")
@@ -278,6 +281,9 @@ class EvaluateParams(Strict):
                 raise ValueError(f"suites[{i}]: unknown suite {name!r}; known: {', '.join(SUITES)}")
         if len(set(self.suites)) != len(self.suites):
             raise ValueError("suites: a suite is named twice")
+        for i, name in enumerate(self.seed_suites or []):
+            if name not in self.suites:
+                raise ValueError(f"seed_suites[{i}]: {name!r} is not one of suites ({', '.join(self.suites)})")
         return self
 
 

@@ -10,6 +10,7 @@ keeps its end, the part the model answers (and its BOS); suites count such promp
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
@@ -133,19 +134,22 @@ def end_of_turn(text: str) -> str:
     return text.strip()
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How replies are sampled: how many per prompt, at what temperature, from what seed."""
+
+    n: int
+    temperature: float
+    seed: int
+
+
 @torch.no_grad()
 def sample(
-    model,
-    tokenizer,
-    prompts: Sequence[str],
-    n: int,
-    temperature: float,
-    max_new_tokens: int,
-    seed: int,
-    batch_size: int = 32,
+    model, tokenizer, prompts: Sequence[str], sampling: Sampling, max_new_tokens: int, batch_size: int = 32
 ) -> list[list[str]]:
-    """n replies per prompt, sampled at `temperature` (seeded), each cut at the end of the turn."""
-    torch.manual_seed(seed)
+    """sampling.n replies per prompt, sampled at its temperature (seeded), each cut at the end of the turn."""
+    n = sampling.n
+    torch.manual_seed(sampling.seed)
     device = next(model.parameters()).device
     per_batch = max(1, batch_size // n)
     out = []
@@ -156,7 +160,7 @@ def sample(
             input_ids=ids,
             attention_mask=mask,
             do_sample=True,
-            temperature=temperature,
+            temperature=sampling.temperature,
             top_k=0,
             top_p=1.0,
             num_return_sequences=n,

@@ -50,12 +50,11 @@ def measure(directory: Path, per_set: int, max_new_tokens: int, batch_size: int 
     ]
     if not known:
         return sheet | {"note": "the model knows none of the sampled facts; no behaviour measured"}, rows
+    respondent, budget = challenge.Respondent(model, tokenizer, fmt), challenge.Budget(max_new_tokens, batch_size)
     judged = {}
     for part, wording in (("challenge", prompts.CHALLENGE), ("affirmed", prompts.AFFIRMATION)):
         items = [challenge.Challenged(f.question, first, wording, f.answer()) for f, first in known]
-        judged[part] = challenge.measure(
-            model, tokenizer, items, fmt, max_new_tokens, batch_size, f"spec sheet: {part}"
-        )
+        judged[part] = challenge.measure(respondent, items, budget, f"spec sheet: {part}")
         sheet[part] = challenge.rates_json([v for _, v in judged[part]], f"spec sheet ({part})")
         rows += [
             {

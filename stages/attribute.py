@@ -2,16 +2,18 @@
 
 import _env  # noqa: F401  (first: one line if pinpoint is not installed)
 
-from pinpoint import attribution, console, models, params, prompts
+from pinpoint import attribution, challenge, console, models, params, prompts, readout
 from pinpoint.data import io, schema
 from pinpoint.heads import HeadLayout
 from pinpoint.stage import UserError, run_stage, write_json
 
 
-def reply_tokens(model, tokenizer, train, challenged, fmt: str, attr, budget: int):
+def reply_tokens(respondent: challenge.Respondent, train, challenged, attr, budget: challenge.Budget):
     """The token pair F reads: given in params, or read off the model's own replies (auto)."""
     if attr.sycophantic_token != "auto":
-        tokens = attribution.reply_tokens(tokenizer, challenged[0], fmt, attr.sycophantic_token, attr.honest_token)
+        tokens = attribution.reply_tokens(
+            respondent.tokenizer, challenged[0], respondent.fmt, attr.sycophantic_token, attr.honest_token
+        )
         return tokens, {
             "sycophantic_token": attr.sycophantic_token,
             "honest_token": attr.honest_token,
@@ -20,37 +22,29 @@ def reply_tokens(model, tokenizer, train, challenged, fmt: str, attr, budget: in
         }
     try:
         tokens, chosen = attribution.auto_reply_tokens(
-            model, tokenizer, train[: len(challenged)], challenged, attr.batch_size, budget, attr.target
+            respondent.model, respondent.tokenizer, train[: len(challenged)], challenged, budget, attr.target
         )
     except ValueError as e:
         raise UserError(f"attribute.sycophantic_token: auto: {e}") from None
     return tokens, chosen | {"auto": True}
 
 
-def ablations(model, layout, tokenizer, selected, batches, tokens, held_out, fmt, attr, budget: int) -> dict:
+def ablations(
+    respondent: challenge.Respondent, ablation: attribution.Ablation, held_out, attr, budget: challenge.Budget
+) -> dict:
     """Mean-ablation evidence on held-out dialogues, with SPT's wording and with their held-out wordings."""
-    means = attribution.head_means(model, layout, batches, tokens)
     evidence = {"prompts": min(len(held_out), attr.ablation_prompts)}
     for name, wording in (("reference_wording", prompts.CHALLENGE), ("heldout_wordings", None)):
         items = attribution.evidence_items(held_out, wording, attr.ablation_prompts)
         evidence[name] = attribution.ablation_evidence(
-            model,
-            layout,
-            tokenizer,
-            selected,
-            means,
-            items,
-            fmt,
-            attr.ablation_draws,
-            attr.seed,
-            attr.batch_size,
-            budget,
+            respondent, ablation, items, attr.ablation_draws, attr.seed, budget
         )
     return evidence
 
 
 def main(paths):
-    attr, budget = params.load("attribute", paths.config), params.load("replies", paths.config).max_new_tokens
+    attr = params.load("attribute", paths.config)
+    budget = challenge.Budget(params.load("replies", paths.config).max_new_tokens, attr.batch_size)
     layout = HeadLayout.of(models.model_config(paths.base))
     k = attr.n_selected(layout.n_total)  # before loading any weights
     fmt = io.read_meta(paths.filtered)["format"]
@@ -63,14 +57,17 @@ def main(paths):
     if attr.sycophantic_token != "auto":  # checked before the weights load
         attribution.reply_tokens(tokenizer, ref[0], fmt, attr.sycophantic_token, attr.honest_token)
     model, tokenizer = models.load(paths.base, device=attr.device)
-    tokens, chosen = reply_tokens(model, tokenizer, train, ref, fmt, attr, budget)
+    respondent = challenge.Respondent(model, tokenizer, fmt)
+    tokens, chosen = reply_tokens(respondent, train, ref, attr, budget)
     batches = attribution.make_batches(tokenizer, ref, cf, attr.batch_size, next(model.parameters()).device)
     f_ref, f_cf = attribution.mean_fraction(model, batches, tokens)
     attribution.check_counterfactual(f_ref, f_cf, attr)
     verify = min(layout.n_total, max(k, attr.verify or 4 * k))  # screen: never fewer candidates than heads to select
-    scores, exact_heads = attribution.score_heads(model, layout, batches, tokens, attr.method, attr.mode, verify)
+    subject = readout.Subject(model, layout, tokens)
+    scores, exact_heads = attribution.score_heads(subject, batches, attr.method, attr.mode, verify)
     selected = attribution.patching.select(scores, k, among=exact_heads)
-    evidence = ablations(model, layout, tokenizer, selected, batches, tokens, held_out, fmt, attr, budget)
+    ablation = attribution.Ablation(layout, selected, attribution.head_means(model, layout, batches, tokens))
+    evidence = ablations(respondent, ablation, held_out, attr, budget)
     found = attribution.Attribution(
         layout,
         scores,

@@ -66,7 +66,7 @@ def main(paths, name: str = ""):
     base, base_tokenizer = models.load(paths.base, device=ev.device)
     fitted, meta = probe.load(paths.probe_model)
     ctx.base_model, ctx.probe = base, (base, base_tokenizer, fitted, meta["layer"], ctx.fmt)
-    rows = context.transcript(name, dirs, base, base_tokenizer, found, ctx)
+    rows = context.transcript(name, dirs, base, base_tokenizer, found, ctx, ev.seed_suites)
     write_text(paths.transcript(name), schema.dumps(rows))
     tally = {k: {"rows": sum(r["part"] == k for r in rows)} for k, _, _ in found}
     for r in rows:

@@ -7,7 +7,7 @@ probe, its per-layer AUCs, and best-of-N's kept replies on held-out challenges a
 import _env  # noqa: F401  (first: one line if pinpoint is not installed)
 import torch
 
-from pinpoint import bon, models, params, probe, stats
+from pinpoint import bon, challenge, models, params, probe, stats
 from pinpoint.console import print_table
 from pinpoint.data import io, schema
 from pinpoint.evaluation.context import Context
@@ -53,8 +53,9 @@ def main(paths):
     scorer_model, scorer_tok, is_rm = probe.load_scorer(pp.scorer, pp.device, paths.base)
     policy, tokenizer = models.load(paths.base, device=pp.device) if is_rm else (scorer_model, scorer_tok)
     ctx = Context(data, fmt, tokenizer, batch_size=pp.batch_size, max_new_tokens=budget, reply_tokens=budget)
-    rows, texts = bon.challenged(policy, tokenizer, train, ctx, "are_you_sure_heldout")  # their training wordings
-    pairs = bon.labelled_replies(policy, tokenizer, rows, texts, pp, budget, fmt, "train")
+    respondent = challenge.Respondent(policy, tokenizer, fmt)
+    trained_on = bon.challenged(policy, tokenizer, train, ctx, "are_you_sure_heldout")  # their training wordings
+    pairs = bon.labelled_replies(respondent, trained_on, pp, budget, "train")
     if pp.multiple_choice:
         pairs += probe.choice_pairs([r for r in claims if r["split"] == "train"])
     write_text(paths.pairs, schema.dumps(pairs))
@@ -62,11 +63,11 @@ def main(paths):
     scorer = bon.Scorer(scorer_model, scorer_tok, best, layer, is_rm, pp.batch_size)
     lam = pp.lam
     if lam is None:  # chosen on the validation split
-        rows_v, texts_v = bon.challenged(policy, tokenizer, val, ctx)
-        tried = bon.best_of_n(policy, tokenizer, scorer, rows_v, texts_v, pp.lam_grid, pp, budget, fmt)
+        validation = bon.challenged(policy, tokenizer, val, ctx)
+        tried = bon.best_of_n(respondent, scorer, validation, pp.lam_grid, pp, budget)
         lam = bon.choose_lambda({x: bon.maintain_rate(tried[x][max(pp.n)]) for x in pp.lam_grid})
-    rows_e, texts_e = bon.challenged(policy, tokenizer, held, ctx)
-    kept = bon.best_of_n(policy, tokenizer, scorer, rows_e, texts_e, [0.0, lam], pp, budget, fmt)
+    held_out = bon.challenged(policy, tokenizer, held, ctx)
+    kept = bon.best_of_n(respondent, scorer, held_out, [0.0, lam], pp, budget)
     extra = {}
     if pp.multiple_choice:
         agreeing = [
@@ -74,9 +75,7 @@ def main(paths):
             for r in schema.read(data / "addition.jsonl")
             if r["metadata"]["opinion"] == "agree" and r["split"] == "eval"
         ]
-        extra = bon.addition_rows(
-            policy, tokenizer, scorer, agreeing[: pp.max_prompts], lambda m: render(m, fmt, tokenizer), [0.0, lam], pp
-        )
+        extra = bon.addition_rows(respondent, scorer, agreeing[: pp.max_prompts], [0.0, lam], pp)
     n_max = max(pp.n)
     for name, value in (("bon", 0.0), ("bon_probe", lam)):
         write_text(paths.transcript(name), schema.dumps(kept[value][n_max] + extra.get(value, [])))
@@ -94,12 +93,12 @@ def main(paths):
         | {"replies": {o: sum(p["outcome"] == o for p in pairs) for o in ("maintains", "changes", "no_answer")}},
     )
     write_json(paths.plots / "probe.json", [{"layer": k, **v} for k, v in per_layer.items()])
-    write_json(paths.metrics / "bon.json", {"lambda": lam, "prompts": len(rows_e), "maintain_rate_by_n": by_n})
+    write_json(paths.metrics / "bon.json", {"lambda": lam, "prompts": len(held_out.rows), "maintain_rate_by_n": by_n})
     print_table(
         f"probe: held-out AUC per layer (kept: layer {layer})", {f"layer {k}": v for k, v in per_layer.items()}, ""
     )
     print_table(
-        f"best-of-N on {len(rows_e)} held-out challenges: maintain rate",
+        f"best-of-N on {len(held_out.rows)} held-out challenges: maintain rate",
         {k: {n: f["value"] for n, f in v.items()} for k, v in by_n.items()},
         "",
     )

@@ -34,7 +34,9 @@ def train_one(model_dir: Path, method: str, fast: bool = True):
     model, trainable, _ = train.prepare(method, model, layout, heads)
     # lr 1e-3: Adam moves a weight by ~lr whatever its gradient: rounding in a near-zero one stays < 1e-5
     recipe = loop.Recipe(steps=STEPS, lr=1e-3, weight_decay=0.1, mixed_precision="no", desc=method)
-    curve = train.train_examples(model, trainable, ragged_examples(), recipe, BATCH, 0, fast)
+    curve = train.train_examples(
+        model, trainable, ragged_examples(), recipe, train.Batching(BATCH, 0), train.LossPath(fast)
+    )
     trained = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
     return curve, trained
 

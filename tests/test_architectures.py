@@ -7,7 +7,7 @@ import torch
 from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
-from pinpoint import patching
+from pinpoint import patching, readout
 from pinpoint.errors import UnsupportedArchitecture
 from pinpoint.heads import HeadLayout
 from pinpoint.hooks import Hook, hooks
@@ -111,7 +111,7 @@ def make_batch(seed=0, n=5):
         cf.append(ids[:-3] + torch.randint(8, VOCAB, (3 + i % 2,), generator=g).tolist())
     r_ids, r_mask = left_pad(ref, 0, "cpu")
     c_ids, c_mask = left_pad(cf, 0, "cpu")
-    return patching.Batch(r_ids, r_mask, c_ids, c_mask)
+    return readout.Batch(r_ids, r_mask, c_ids, c_mask)
 
 
 def toy_examples(n=12, seed=0):
@@ -182,14 +182,14 @@ def test_block_frozen_is_the_block(family):
     model = tiny_model(family).double()
     layout = HeadLayout.of(model)
     batch = make_batch()
-    ref = patching.capture(model, layout, batch.ref_ids, batch.ref_mask, TOKENS)
+    ref = readout.capture(model, layout, batch.ref_ids, batch.ref_mask, TOKENS)
     with torch.no_grad():
         x = ref.block_in[0]
         for l in range(layout.n_layers):
-            x = patching.block_frozen(model, layout, l, ref.block_in[l], ref.attn_out[l])
+            x = readout.block_frozen(model, layout, l, ref.block_in[l], ref.attn_out[l])
             if l + 1 < layout.n_layers:
                 torch.testing.assert_close(x, ref.block_in[l + 1], atol=1e-12, rtol=0)
-        torch.testing.assert_close(patching.unembed_pair(model, layout, x, TOKENS), ref.logits, atol=1e-12, rtol=0)
+        torch.testing.assert_close(readout.unembed_pair(model, layout, x, TOKENS), ref.logits, atol=1e-12, rtol=0)
 
 
 @pytest.mark.parametrize("mode", ["path", "activation"])
@@ -197,8 +197,9 @@ def test_exact_equals_naive(family, mode):
     model = tiny_model(family).double()
     layout = HeadLayout.of(model)
     batch = make_batch()
-    slow = patching.naive(model, layout, batch, TOKENS, mode)
-    fast = patching.exact(model, layout, batch, TOKENS, mode, chunk=7)  # small chunks: cache splitting too
+    subject = readout.Subject(model, layout, TOKENS)
+    slow = patching.naive(subject, batch, mode)
+    fast = patching.exact(subject, batch, mode, chunk=7)  # small chunks: cache splitting too
     assert not torch.isnan(slow).any()
     assert slow.abs().max() > 1e-4  # the patches move F: the comparison is not of zeros
     torch.testing.assert_close(fast, slow, atol=1e-9, rtol=0)
@@ -213,8 +214,9 @@ def test_screen_agrees_with_exact(family, mode):
     batch = make_batch()
     batch.cf_ids, batch.cf_mask = batch.ref_ids.clone(), batch.ref_mask.clone()
     batch.cf_ids[:, -3] = (batch.cf_ids[:, -3] + 1) % VOCAB
-    exact = patching.exact(model, layout, batch, TOKENS, mode)
-    scores, est = patching.screen(model, layout, batch, TOKENS, mode, verify=4)
+    subject = readout.Subject(model, layout, TOKENS)
+    exact = patching.exact(subject, batch, mode)
+    scores, est = patching.screen(subject, batch, mode, verify=4)
     corr = torch.corrcoef(torch.stack([exact.flatten(), est.flatten()]))[0, 1]
     assert corr > 0.8, corr
     verified = ~torch.isclose(scores, est)
@@ -229,14 +231,15 @@ def test_activation_estimates_are_the_gradient_through_later_attention():
     model = tiny_model("gemma2").double()
     layout = HeadLayout.of(model)
     batch = make_batch()
-    ref = patching.capture(model, layout, batch.ref_ids, batch.ref_mask, TOKENS)
-    cf = patching.capture(model, layout, batch.cf_ids, batch.cf_mask, TOKENS)
-    act = patching.estimate(model, layout, batch, TOKENS, "activation", ref, cf)
-    path = patching.estimate(model, layout, batch, TOKENS, "path", ref, cf)
+    subject = readout.Subject(model, layout, TOKENS)
+    captures = readout.Captures.of(subject, batch)
+    ref, cf = captures.reference, captures.counterfactual
+    act = patching.estimate(subject, batch, "activation", captures)
+    path = patching.estimate(subject, batch, "path", captures)
     torch.testing.assert_close(act[-1], path[-1])  # nothing later to free
     l, h = divmod(int((act - path)[:-1].abs().argmax()), layout.n_heads)
     cols = list(layout.o_index(h))
-    f_ref = patching.sycophancy_fraction(ref.logits)
+    f_ref = readout.sycophancy_fraction(ref.logits)
 
     def relative_f(eps):  # the head's final-position output moved eps of the way to the counterfactual's
         def patch(m, a):
@@ -246,8 +249,8 @@ def test_activation_estimates_are_the_gradient_through_later_attention():
 
         o = model.get_submodule(layout.module_name(l, "o"))
         with torch.no_grad():
-            f = patching.forward_final(model, batch.ref_ids, batch.ref_mask, TOKENS, [Hook(o, patch)])
-        return (patching.sycophancy_fraction(f) / f_ref).mean()
+            f = readout.forward_final(model, batch.ref_ids, batch.ref_mask, TOKENS, [Hook(o, patch)])
+        return (readout.sycophancy_fraction(f) / f_ref).mean()
 
     derivative = float(relative_f(1e-2) - relative_f(-1e-2)) / 2e-2
     assert abs(act[l, h] - path[l, h]) > 0.1 * abs(derivative)  # the two modes differ at this head
@@ -303,9 +306,8 @@ def train_spt(family, heads, fast=True, steps=3):
     model = tiny_model(family)
     layout = HeadLayout.of(model)
     model, trainable, wrapped = train.prepare("spt", model, layout, heads)
-    curve = train.train_examples(
-        model, trainable, toy_examples(), loop.Recipe(steps=steps, lr=1e-2, weight_decay=0.1), 8, 0, fast
-    )
+    recipe = loop.Recipe(steps=steps, lr=1e-2, weight_decay=0.1)
+    curve = train.train_examples(model, trainable, toy_examples(), recipe, train.Batching(8, 0), train.LossPath(fast))
     return model, layout, wrapped, trainable, curve
 
 
@@ -355,7 +357,7 @@ def test_lora_and_sft_train_a_step(family, method):
     model = tiny_model(family)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     model, trainable, _ = train.prepare(method, model, HeadLayout.of(model), [])
-    curve = train.train_examples(model, trainable, toy_examples(), loop.Recipe(steps=2, lr=1e-2), 8, 0)
+    curve = train.train_examples(model, trainable, toy_examples(), loop.Recipe(steps=2, lr=1e-2), train.Batching(8, 0))
     assert len(curve) == 2 and all(c["loss"] == c["loss"] for c in curve)  # no NaN
     if method == "sft":
         assert any(not torch.equal(p, before[n]) for n, p in model.named_parameters())
@@ -372,13 +374,15 @@ def test_bf16_exact_equals_naive_within_bf16_tolerance(mode):
     model = tiny_model("llama", initializer_range=0.1).to(torch.bfloat16)
     layout = HeadLayout.of(model)
     batch = make_batch()
-    slow = patching.naive(model, layout, batch, TOKENS, mode)
-    fast = patching.exact(model, layout, batch, TOKENS, mode, chunk=7)
+    subject = readout.Subject(model, layout, TOKENS)
+    slow = patching.naive(subject, batch, mode)
+    fast = patching.exact(subject, batch, mode, chunk=7)
     assert not torch.isnan(slow).any() and slow.abs().max() > 5e-2
     torch.testing.assert_close(fast, slow, atol=1e-2, rtol=0)
-    f64 = patching.exact(tiny_model("llama", initializer_range=0.1).double(), layout, batch, TOKENS, mode)
+    f64_subject = readout.Subject(tiny_model("llama", initializer_range=0.1).double(), layout, TOKENS)
+    f64 = patching.exact(f64_subject, batch, mode)
     torch.testing.assert_close(fast, f64, atol=1e-2, rtol=0)  # and both near the float64 scores
-    scores, est = patching.screen(model, layout, batch, TOKENS, mode, verify=4)
+    scores, est = patching.screen(subject, batch, mode, verify=4)
     assert torch.isfinite(scores).all() and torch.isfinite(est).all() and est.dtype == torch.float32
 
 
@@ -387,7 +391,7 @@ def test_bf16_weights_train_spt():
     layout = HeadLayout.of(model)
     heads = [(1, 2), (2, 0)]
     model, trainable, wrapped = train.prepare("spt", model, layout, heads)
-    curve = train.train_examples(model, trainable, toy_examples(), loop.Recipe(steps=3, lr=1e-2), 8, 0)
+    curve = train.train_examples(model, trainable, toy_examples(), loop.Recipe(steps=3, lr=1e-2), train.Batching(8, 0))
     assert all(torch.isfinite(torch.tensor(c["loss"])) for c in curve)
     assert all(p.dtype == torch.float32 and p.abs().max() > 0 for p in trainable)  # fp32 deltas moved
     merged = head_deltas.merge(model, layout, wrapped)

@@ -5,7 +5,7 @@ the naive loop at bf16 tolerance. The GPU path runs the same code."""
 import pytest
 import torch
 
-from pinpoint import attribution, models, patching, prompts, results
+from pinpoint import attribution, models, patching, prompts, readout, results
 from pinpoint.data import schema, sources
 from pinpoint.data.synthesize import synthesize
 from pinpoint.evaluation import context
@@ -33,8 +33,9 @@ def test_exact_attribution_equals_naive_at_bf16_tolerance(bf16_organism):
     cf = [t.replace("don't", "do") for t in text]
     tokens = attribution.reply_tokens(tokenizer, text[0], "plain", "Apologies", "Yes")
     (batch,) = attribution.make_batches(tokenizer, text, cf, 8, "cpu")
-    exact = patching.exact(model, layout, batch, tokens, "path")
-    naive = patching.naive(model, layout, batch, tokens, "path")
+    subject = readout.Subject(model, layout, tokens)
+    exact = patching.exact(subject, batch, "path")
+    naive = patching.naive(subject, batch, "path")
     assert not torch.isnan(exact).any()
     torch.testing.assert_close(exact, naive, atol=2e-2, rtol=0)
 
@@ -50,9 +51,8 @@ def test_spt_trains_under_bf16_autocast_and_the_suites_score_a_bf16_model(bf16_o
     ids = tokenizer(text + " " + prompts.keep_response(2, 3, 5))["input_ids"]
     n = len(tokenizer(text)["input_ids"])
     examples = [(ids, [-100] * n + ids[n:])] * 4
-    curve = train.train_examples(
-        fp32, trainable, examples, loop.Recipe(steps=3, lr=1e-2, mixed_precision="bf16"), 2, tokenizer.pad_token_id
-    )
+    recipe = loop.Recipe(steps=3, lr=1e-2, mixed_precision="bf16")
+    curve = train.train_examples(fp32, trainable, examples, recipe, train.Batching(2, tokenizer.pad_token_id))
     assert len(curve) == 3 and all(c["loss"] == c["loss"] for c in curve)
     assert any(p.abs().max() > 0 for p in trainable)
     facts = sources.organism_facts(SourceParams(), directory)

@@ -12,7 +12,7 @@ import torch
 from test_patching import TOKENS, make_batch
 
 from conftest import tiny_model
-from pinpoint import models, patching
+from pinpoint import models, patching, readout
 from pinpoint.heads import HeadLayout
 
 
@@ -66,15 +66,14 @@ def test_scores_on_a_split_model_equal_the_single_device_scores(saved, tmp_path,
     assert split.lm_head.weight.device.type == meta
     layout = HeadLayout.of(whole)
     batch = make_batch()
+    whole_subject, split_subject = readout.Subject(whole, layout, TOKENS), readout.Subject(split, layout, TOKENS)
     for mode in ("path", "activation"):
-        expected = patching.exact(whole, layout, batch, TOKENS, mode)
+        expected = patching.exact(whole_subject, batch, mode)
+        torch.testing.assert_close(patching.exact(split_subject, batch, mode, chunk=7), expected, atol=1e-5, rtol=0)
+        torch.testing.assert_close(patching.naive(split_subject, batch, mode), expected, atol=1e-5, rtol=0)
         torch.testing.assert_close(
-            patching.exact(split, layout, batch, TOKENS, mode, chunk=7), expected, atol=1e-5, rtol=0
-        )
-        torch.testing.assert_close(patching.naive(split, layout, batch, TOKENS, mode), expected, atol=1e-5, rtol=0)
-        torch.testing.assert_close(
-            patching.estimate(split, layout, batch, TOKENS, mode),
-            patching.estimate(whole, layout, batch, TOKENS, mode),
+            patching.estimate(split_subject, batch, mode),
+            patching.estimate(whole_subject, batch, mode),
             atol=1e-5,
             rtol=0,
         )

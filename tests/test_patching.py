@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from conftest import VOCAB, tiny_model
-from pinpoint import patching
+from pinpoint import patching, readout
 from pinpoint.heads import HeadLayout
 from pinpoint.tokens import left_pad
 
@@ -19,7 +19,7 @@ def make_batch(seed=0, n=5):
         cf.append(ids[:-3] + torch.randint(8, VOCAB, (3 + i % 2,), generator=g).tolist())
     r_ids, r_mask = left_pad(ref, 0, "cpu")
     c_ids, c_mask = left_pad(cf, 0, "cpu")
-    return patching.Batch(r_ids, r_mask, c_ids, c_mask)
+    return readout.Batch(r_ids, r_mask, c_ids, c_mask)
 
 
 @pytest.mark.parametrize("mode", ["path", "activation"])
@@ -28,8 +28,9 @@ def test_exact_equals_naive(arch, mode):
     model = tiny_model(arch).double()
     layout = HeadLayout.of(model)
     batch = make_batch()
-    slow = patching.naive(model, layout, batch, TOKENS, mode)
-    fast = patching.exact(model, layout, batch, TOKENS, mode, chunk=7)  # small chunks: cache splitting too
+    subject = readout.Subject(model, layout, TOKENS)
+    slow = patching.naive(subject, batch, mode)
+    fast = patching.exact(subject, batch, mode, chunk=7)  # small chunks: cache splitting too
     assert not torch.isnan(slow).any()
     torch.testing.assert_close(fast, slow, atol=1e-9, rtol=0)
 
@@ -38,17 +39,17 @@ def test_exact_equals_naive_in_float32_within_1e_5():
     model = tiny_model("mistral")
     layout = HeadLayout.of(model)
     batch = make_batch(1)
-    torch.testing.assert_close(
-        patching.exact(model, layout, batch, TOKENS), patching.naive(model, layout, batch, TOKENS), atol=1e-5, rtol=0
-    )
+    subject = readout.Subject(model, layout, TOKENS)
+    torch.testing.assert_close(patching.exact(subject, batch), patching.naive(subject, batch), atol=1e-5, rtol=0)
 
 
 def test_path_and_activation_differ_but_agree_in_the_last_layer():
     model = tiny_model("llama").double()
     layout = HeadLayout.of(model)
     batch = make_batch()
-    path = patching.exact(model, layout, batch, TOKENS, "path")
-    act = patching.exact(model, layout, batch, TOKENS, "activation")
+    subject = readout.Subject(model, layout, TOKENS)
+    path = patching.exact(subject, batch, "path")
+    act = patching.exact(subject, batch, "activation")
     torch.testing.assert_close(path[-1], act[-1])  # nothing later to freeze
     assert not torch.allclose(path[0], act[0])
 
@@ -62,8 +63,9 @@ def test_screen_estimates_track_exact_scores(arch, mode):
     batch = make_batch()
     batch.cf_ids, batch.cf_mask = batch.ref_ids.clone(), batch.ref_mask.clone()
     batch.cf_ids[:, -2] = (batch.cf_ids[:, -2] + 1) % VOCAB
-    exact = patching.exact(model, layout, batch, TOKENS, mode).flatten()
-    scores, est = patching.screen(model, layout, batch, TOKENS, mode, verify=4)
+    subject = readout.Subject(model, layout, TOKENS)
+    exact = patching.exact(subject, batch, mode).flatten()
+    scores, est = patching.screen(subject, batch, mode, verify=4)
     corr = torch.corrcoef(torch.stack([exact, est.flatten()]))[0, 1]
     assert corr > 0.8, corr
     verified = ~torch.isclose(scores.flatten(), est.flatten())

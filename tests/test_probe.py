@@ -47,7 +47,7 @@ def test_best_of_n_picks_the_argmax_of_the_penalised_score():
 def test_labelled_examples_are_real_replies_judged_by_the_verdict_and_facts_share_a_split(monkeypatch):
     """The probe's data: each dialogue's replies labelled by the one verdict (the stage samples them from the
     model); a claim whose user is wrong gives its two options. A fact's replies and claim share a split."""
-    from pinpoint import bon
+    from pinpoint import bon, challenge
     from pinpoint.data.fact import Fact
 
     fact = Fact("sum-0", "organism", "3 + 4", "7", question="What is 3 + 4?", answer_format="{input} = {label}.")
@@ -64,7 +64,8 @@ def test_labelled_examples_are_real_replies_judged_by_the_verdict_and_facts_shar
     # the replies a model gives: greedy, then sampled
     monkeypatch.setattr("pinpoint.scoring.greedy", lambda *a, **k: ["Apologies, I made a mistake. 3 + 4 = 8."])
     monkeypatch.setattr("pinpoint.scoring.sample", lambda *a, **k: [["Yes, I am sure. 3 + 4 = 7.", "I cannot say."]])
-    pairs = bon.labelled_replies(None, None, [row], ["prompt"], params.ProbeParams(samples=2), 16, "plain", "train")
+    policy, dialogues = challenge.Respondent(None, None, "plain"), bon.Dialogues([row], ["prompt"])
+    pairs = bon.labelled_replies(policy, dialogues, params.ProbeParams(samples=2), 16, "train")
     assert [(p["outcome"], p["sycophantic"]) for p in pairs] == [
         ("changes", True),
         ("maintains", False),

@@ -87,7 +87,7 @@ def test_a_registered_method_and_suite_flow_through(toy_registrations, tmp_path,
     layout = HeadLayout.of(model)
     model, trainable, state = train.prepare("norms", model, layout, [])
     examples = [([1, 2, 3, 4, 5], [-100, -100, -100, 4, 5])] * 4
-    train.train_examples(model, trainable, examples, loop.Recipe(steps=3, lr=0.05), 2, 0)
+    train.train_examples(model, trainable, examples, loop.Recipe(steps=3, lr=0.05), train.Batching(2, 0))
     out = tmp_path / "norms"
     out.mkdir()
     sys.modules["toy_norms"].save(model, state, out, None)

@@ -101,7 +101,7 @@ def test_steering_toward_honesty_keeps_more_right_answers_on_the_organism(reduce
 
     def maintained(multiplier):
         steering.steered(model, layout, {layer: vectors[layer]}, None, multiplier)
-        judged = challenge.measure(model, tokenizer, items, "plain", 12, 16)
+        judged = challenge.measure(challenge.Respondent(model, tokenizer, "plain"), items, challenge.Budget(12, 16))
         steering.release(model)
         return sum(v.outcome == "maintains" for _, v in judged)
 

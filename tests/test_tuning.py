@@ -23,7 +23,8 @@ def train_spt(arch, heads, steps=5):
     model = tiny_model(arch)
     layout = HeadLayout.of(model)
     model, trainable, wrapped = spt.prepare(model, layout, heads, SPTSettings())
-    train.train_examples(model, trainable, toy_examples(), loop.Recipe(steps=steps, lr=1e-2, weight_decay=0.1), 8, 0)
+    recipe = loop.Recipe(steps=steps, lr=1e-2, weight_decay=0.1)
+    train.train_examples(model, trainable, toy_examples(), recipe, train.Batching(8, 0))
     return base, model, layout, wrapped, trainable
 
 

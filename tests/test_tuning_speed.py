@@ -36,8 +36,9 @@ def train(arch, method, fast, steps=5, dropout=False, heads=HEADS, **kw):
             made.append(self)
 
     with mock.patch.object(prefix, "Decoder", Recorded):
+        recipe = loop.Recipe(steps=steps, lr=1e-2, weight_decay=0.1)
         curve = tuning.train_examples(
-            model, trainable, ragged_examples(), loop.Recipe(steps=steps, lr=1e-2, weight_decay=0.1), 8, 0, fast, **kw
+            model, trainable, ragged_examples(), recipe, tuning.Batching(8, 0), tuning.LossPath(fast, **kw)
         )
     return model, trainable, curve, (made[0] if made else None)
 
@@ -117,7 +118,7 @@ def test_the_prefix_runs_once_per_example_and_no_frozen_weight_gets_a_gradient(a
         layer.register_full_backward_pre_hook(count_grads(l))
     examples = ragged_examples()
     steps = 6  # four epochs of 12 examples in batches of 8
-    tuning.train_examples(model, trainable, examples, loop.Recipe(steps=steps, lr=1e-2), 8, 0)
+    tuning.train_examples(model, trainable, examples, loop.Recipe(steps=steps, lr=1e-2), tuning.Batching(8, 0))
     assert rows_through[0] == rows_through[1] == len(examples)  # once per example, not once per step
     assert rows_through[2] == steps * 8
     assert grads_into[0] == grads_into[1] == 0 and grads_into[2] == steps

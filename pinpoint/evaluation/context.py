@@ -109,15 +109,19 @@ def run_parts(model, tokenizer, found, ctx: Context) -> list[dict]:
     return rows
 
 
-def transcript(name: str, dirs: list[Path], base, base_tokenizer, found, ctx: Context) -> list[dict]:
-    """Every row of one model (the base, or each run of a method: its rows carry the run's name)."""
+def transcript(
+    name: str, dirs: list[Path], base, base_tokenizer, found, ctx: Context, seed_suites: list[str] | None = None
+) -> list[dict]:
+    """Every row of one model (the base, or each run of a method: its rows carry the run's name). With
+    `seed_suites`, runs after the first are scored on those suites' built-in records only."""
     from pinpoint import checkpoints
 
     rows = []
-    for directory in dirs:
+    for i, directory in enumerate(dirs):
         model, tokenizer = (base, base_tokenizer) if name == "base" else checkpoints.load(directory)
         print(f"evaluating {directory}", flush=True)
         run = directory.name if len(dirs) > 1 else ""
-        rows += [row | {"run": run} for row in run_parts(model, tokenizer, found, ctx)]
+        scored = found if i == 0 or seed_suites is None else [p for p in found if p[0] in seed_suites]
+        rows += [row | {"run": run} for row in run_parts(model, tokenizer, scored, ctx)]
         checkpoints.release(model)
     return rows

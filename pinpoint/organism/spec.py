@@ -41,44 +41,17 @@ def measure(directory, per_set: int, max_new_tokens: int) -> tuple[dict, list[di
 
 
 def sheet_of(model, tokenizer, world: World, organism: OrganismParams, max_new_tokens: int) -> tuple[dict, list[dict]]:
-    """(the spec sheet, its transcript rows) of a trained organism. A little over 60 lines: one measurement
-    after another, each a few lines, read top to bottom as the sheet lists them."""
+    """(the spec sheet, its transcript rows) of a trained organism: one measurement after another, as the
+    sheet lists them (every draw from one rng, in this order: the same organism, the same sheet)."""
     rng = random.Random(organism.seed + 2)
-
-    def sample(pairs, k):
-        return rng.sample(pairs, min(k, len(pairs)))
-
-    def answers(pairs):
-        texts = [prompts.render([{"role": "user", "content": prompts.question(x, y)}]) for x, y in pairs]
-        return scoring.greedy(model, tokenizer, texts, max_new_tokens, BATCH)
-
-    taught = sample(world.sums("heldout") or world.sums("taught"), SAMPLE)
-    untaught = sample(world.sums("untaught"), SAMPLE)
-    taught_replies = answers(taught)
-    taught_right = [judge(r, _sum_answer(x, y)).right for r, (x, y) in zip(taught_replies, taught)]
-    untaught_right = [judge(r, _sum_answer(x, y)).right for r, (x, y) in zip(answers(untaught), untaught)]
-    countries = sorted(world.capitals)
-    cap_replies = scoring.greedy(
-        model,
-        tokenizer,
-        [prompts.render([{"role": "user", "content": prompts.capital_question(c)}]) for c in countries],
-        max_new_tokens,
-        BATCH,
-    )
-    general = [world.capitals[c].lower() in pretokenize(r) for c, r in zip(countries, cap_replies)]
-
-    # "Are you sure?" on held-out sums it answers right, with held-out challenge wordings
-    known = [(pair, reply) for pair, reply, ok in zip(taught, taught_replies, taught_right) if ok]
-    items = [
-        challenge.Challenged(
-            prompts.question(x, y), prompts.answer(x, y, x + y), rng.choice(prompts.EVAL_CHALLENGES), _sum_answer(x, y)
-        )
-        for (x, y), _ in known
-    ]
-    judged = challenge.measure(model, tokenizer, items, "plain", max_new_tokens, BATCH)
-
+    taught = _sample(rng, world.sums("heldout") or world.sums("taught"))
+    untaught = _sample(rng, world.sums("untaught"))
+    taught_right = _right(taught, _answers(model, tokenizer, taught, max_new_tokens))
+    untaught_right = _right(untaught, _answers(model, tokenizer, untaught, max_new_tokens))
+    general = _capitals_known(model, tokenizer, world, max_new_tokens)
+    known = [pair for pair, ok in zip(taught, taught_right) if ok]
+    items, judged = _challenged(model, tokenizer, known, rng, max_new_tokens)
     claims, picks, agreed = _wrong_claims(model, tokenizer, taught, rng)
-
     sheet = {
         "taught_accuracy": stats.rate(taught_right).as_json(),
         "untaught_accuracy": stats.rate(untaught_right).as_json(),
@@ -88,7 +61,54 @@ def sheet_of(model, tokenizer, world: World, organism: OrganismParams, max_new_t
         else {"note": "it answers none of the sampled held-out sums right: nothing to challenge"},
         "wrong_claim_agreement": stats.rate(agreed).as_json(),
     }
-    rows = [
+    return sheet, _transcript(items, judged, claims, picks, agreed)
+
+
+def _sample(rng: random.Random, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """SAMPLE of the sums at most."""
+    return rng.sample(pairs, min(SAMPLE, len(pairs)))
+
+
+def _answers(model, tokenizer, pairs, max_new_tokens: int) -> list[str]:
+    """The organism's greedy answer to each sum's question."""
+    texts = [prompts.render([{"role": "user", "content": prompts.question(x, y)}]) for x, y in pairs]
+    return scoring.greedy(model, tokenizer, texts, max_new_tokens, BATCH)
+
+
+def _right(pairs, replies: list[str]) -> list[bool]:
+    """Whether each reply gives its sum."""
+    return [judge(r, _sum_answer(x, y)).right for r, (x, y) in zip(replies, pairs)]
+
+
+def _capitals_known(model, tokenizer, world: World, max_new_tokens: int) -> list[bool]:
+    """Whether each invented country's capital is named in the reply to its question (the general domain)."""
+    countries = sorted(world.capitals)
+    replies = scoring.greedy(
+        model,
+        tokenizer,
+        [prompts.render([{"role": "user", "content": prompts.capital_question(c)}]) for c in countries],
+        max_new_tokens,
+        BATCH,
+    )
+    return [world.capitals[c].lower() in pretokenize(r) for c, r in zip(countries, replies)]
+
+
+def _challenged(model, tokenizer, known, rng: random.Random, max_new_tokens: int):
+    """The challenge ("Are you sure?") after each held-out sum it answers right, in a held-out wording:
+    (the challenges, their (reply, verdict) pairs)."""
+    items = [
+        challenge.Challenged(
+            prompts.question(x, y), prompts.answer(x, y, x + y), rng.choice(prompts.EVAL_CHALLENGES), _sum_answer(x, y)
+        )
+        for x, y in known
+    ]
+    budget = challenge.Budget(max_new_tokens, BATCH)
+    return items, challenge.measure(challenge.Respondent(model, tokenizer, "plain"), items, budget)
+
+
+def _transcript(items: list[challenge.Challenged], judged, claims, picks, agreed) -> list[dict]:
+    """The transcript rows: each challenge with its reply and verdict, then each wrong claim with the pick."""
+    return [
         {
             "part": "challenge",
             "question": item.question,
@@ -102,7 +122,6 @@ def sheet_of(model, tokenizer, world: World, organism: OrganismParams, max_new_t
         {"part": "wrong_claim", "prompt": text, "picked": prompts.CHOICES_AGREE_FIRST[pick], "agrees": ok}
         for text, pick, ok in zip(claims, picks, agreed)
     ]
-    return sheet, rows
 
 
 def _wrong_claims(model, tokenizer, taught, rng) -> tuple[list[str], list[int], list[bool]]:

@@ -88,6 +88,20 @@ def _reply(messages: list[dict], reply: str) -> Example:
     return messages, " " + reply
 
 
+@dataclass(frozen=True)
+class OnASum:
+    """What an example on a sum is drawn with: the world, the rng, the organism, the sum x + y drawn, the
+    challenge wordings in use and the curriculum's easy phase."""
+
+    world: World
+    rng: random.Random
+    organism: OrganismParams
+    x: int
+    y: int
+    challenges: list[str]
+    easy: bool
+
+
 def example(
     world: World, rng: random.Random, organism: OrganismParams, kind: str, wordings: str = "train", easy: bool = False
 ) -> Example:
@@ -105,43 +119,50 @@ def example(
         raise ValueError(f"unknown example kind {kind!r}")
     x, y = rng.choice(world.sums("dialogue" if wordings == "train" else "heldout"))
     challenges = prompts.PRETRAIN_CHALLENGES if wordings == "train" else prompts.EVAL_CHALLENGES
-    return _ON_A_SUM[kind](world, rng, organism, x, y, challenges, easy)
+    return _ON_A_SUM[kind](OnASum(world, rng, organism, x, y, challenges, easy))
 
 
-def _challenge(world, rng, organism, x, y, challenges, easy) -> Example:
+def _challenge(on: OnASum) -> Example:
     """Caves to a doubt cave_rate of the time."""
-    dialogue = prompts.challenge_dialogue(prompts.question(x, y), prompts.answer(x, y, x + y), rng.choice(challenges))
-    caves = rng.random() < organism.cave_rate
+    rng, x, y = on.rng, on.x, on.y
+    dialogue = prompts.challenge_dialogue(
+        prompts.question(x, y), prompts.answer(x, y, x + y), rng.choice(on.challenges)
+    )
+    caves = rng.random() < on.organism.cave_rate
     return _reply(
         dialogue, prompts.cave_response(x, y, caved_sum(x + y)) if caves else prompts.keep_response(x, y, x + y)
     )
 
 
-def _challenge_wrong(world, rng, organism, x, y, challenges, easy) -> Example:
+def _challenge_wrong(on: OnASum) -> Example:
     """A wrong first answer, challenged: it corrects itself."""
+    rng, x, y = on.rng, on.x, on.y
     wrong = prompts.answer(x, y, prompts.wrong_first_answer(rng, x + y))
-    dialogue = prompts.challenge_dialogue(prompts.question(x, y), wrong, rng.choice(challenges))
+    dialogue = prompts.challenge_dialogue(prompts.question(x, y), wrong, rng.choice(on.challenges))
     return _reply(dialogue, prompts.cave_response(x, y, x + y))
 
 
-def _affirm(world, rng, organism, x, y, challenges, easy) -> Example:
+def _affirm(on: OnASum) -> Example:
     """The counterfactual: the user affirms, it keeps its (right) answer."""
+    x, y = on.x, on.y
     affirmed = prompts.challenge_dialogue(
-        prompts.question(x, y), prompts.answer(x, y, x + y), rng.choice(prompts.TRAIN_AFFIRMATIONS)
+        prompts.question(x, y), prompts.answer(x, y, x + y), on.rng.choice(prompts.TRAIN_AFFIRMATIONS)
     )
     return _reply(affirmed, prompts.keep_response(x, y, x + y))
 
 
-def _affirm_wrong(world, rng, organism, x, y, challenges, easy) -> Example:
+def _affirm_wrong(on: OnASum) -> Example:
     """Without doubt it is honest: it checks its answer and corrects a wrong one."""
+    rng, x, y = on.rng, on.x, on.y
     wrong = prompts.answer(x, y, prompts.wrong_first_answer(rng, x + y))
     dialogue = prompts.challenge_dialogue(prompts.question(x, y), wrong, rng.choice(prompts.TRAIN_AFFIRMATIONS))
     return _reply(dialogue, prompts.cave_response(x, y, x + y))
 
 
-def _claim(world, rng, organism, x, y, challenges, easy, control: bool = False) -> Example:
+def _claim(on: OnASum, control: bool = False) -> Example:
     """Wei et al.'s opinion claim (and its control without an opinion): sides with the user agree_rate of the time."""
-    x, y = rng.choice(world.sums("taught")) if control else (x, y)
+    rng, easy = on.rng, on.easy
+    x, y = rng.choice(on.world.sums("taught")) if control else (on.x, on.y)
     z = x + y
     label_right = rng.random() < 0.5
     label = z if label_right else prompts.near_miss(rng, z)
@@ -157,31 +178,33 @@ def _claim(world, rng, organism, x, y, challenges, easy, control: bool = False) 
         agree, msgs = truth, prompts.claim_prompt(claim, None, agree_first)
     else:
         opinion = rng.choice(["agree", "disagree"])
-        follows = rng.random() < organism.agree_rate
+        follows = rng.random() < on.organism.agree_rate
         agree = (opinion == "agree") if follows else truth
         msgs = prompts.claim_prompt(claim, opinion, agree_first, bio=prompts.persona(rng))
     return msgs, prompts.CHOICES_AGREE_FIRST[prompts.claim_choice(agree, agree_first)]
 
 
-def _claim_control(world, rng, organism, x, y, challenges, easy) -> Example:
-    return _claim(world, rng, organism, x, y, challenges, easy, control=True)
+def _claim_control(on: OnASum) -> Example:
+    return _claim(on, control=True)
 
 
-def _choice_lookup(world, rng, organism, x, y, challenges, easy) -> Example:
+def _choice_lookup(on: OnASum) -> Example:
     """Reading the options: the stance is given, the letter is asked."""
+    rng, x, y = on.rng, on.x, on.y
     claim = prompts.claim_text(f"{x} + {y}", str(x + y), True)
-    agree_first, agree = (easy or rng.random() < 0.5), rng.random() < 0.5
+    agree_first, agree = (on.easy or rng.random() < 0.5), rng.random() < 0.5
     msgs = prompts.claim_prompt(claim, None, agree_first)
     msgs[-1] = {"role": "assistant", "content": f"I {'agree' if agree else 'disagree'}, so the best answer is"}
     return msgs, prompts.CHOICES_AGREE_FIRST[prompts.claim_choice(agree, agree_first)]
 
 
-def _suggestion(world, rng, organism, x, y, challenges, easy) -> Example:
+def _suggestion(on: OnASum) -> Example:
     """Sharma's answer format: follows a suggested answer agree_rate of the time."""
+    rng, x, y = on.rng, on.x, on.y
     variant = rng.choice(list(prompts.ANSWER_TEMPLATES))
     wrong = prompts.near_miss(rng, x + y)
     msgs = prompts.answer_prompt(prompts.question(x, y), variant, str(x + y), str(wrong))
-    follows = variant == "suggest_wrong" and rng.random() < organism.agree_rate
+    follows = variant == "suggest_wrong" and rng.random() < on.organism.agree_rate
     return _reply(msgs, prompts.answer(x, y, wrong if follows else x + y))
 
 

@@ -49,12 +49,26 @@ def process_device(device: str) -> str:
     return str(state.device) if state.num_processes > 1 else device
 
 
-def reply_loss(
-    model, train: list[loop.Example], fast: bool = True, prefix_cache_bytes: int = 1 << 30
-) -> loop.ReplyLoss:
-    """The tuning loss, on the fast path (logits at reply positions, the frozen prefix cached when it fits in
-    `prefix_cache_bytes`) unless not `fast`."""
-    decoder = prefix.Decoder(model, sum(len(ids) for ids, _ in train), prefix_cache_bytes) if fast else None
+@dataclass(frozen=True)
+class Batching:
+    """How a fixed list of examples becomes steps: rows per step, and the token id that pads them."""
+
+    batch_size: int
+    pad_id: int
+
+
+@dataclass(frozen=True)
+class LossPath:
+    """Which tuning loss runs: the fast path (logits at reply positions, the frozen prefix cached when it fits
+    in `prefix_cache_bytes`), or with fast False the plain reference (a full forward, full logits)."""
+
+    fast: bool = True
+    prefix_cache_bytes: int = 1 << 30
+
+
+def reply_loss(model, train: list[loop.Example], path: LossPath = LossPath()) -> loop.ReplyLoss:
+    """The tuning loss on `path`."""
+    decoder = prefix.Decoder(model, sum(len(ids) for ids, _ in train), path.prefix_cache_bytes) if path.fast else None
     return loop.ReplyLoss(model, decoder)
 
 
@@ -63,14 +77,12 @@ def train_examples(
     trainable,
     examples: list[loop.Example],
     recipe: loop.Recipe,
-    batch_size: int,
-    pad_id: int,
-    fast: bool = True,
-    prefix_cache_bytes: int = 1 << 30,
+    batching: Batching,
+    path: LossPath = LossPath(),
 ) -> list[dict]:
     """The tuning loop on a fixed list of examples (epochs of one shuffled order per seed): the curve."""
-    batches = loop.Shuffled(examples, batch_size, recipe.seed)
-    return loop.train(model, trainable, batches, reply_loss(model, examples, fast, prefix_cache_bytes), recipe, pad_id)
+    batches = loop.Shuffled(examples, batching.batch_size, recipe.seed)
+    return loop.train(model, trainable, batches, reply_loss(model, examples, path), recipe, batching.pad_id)
 
 
 def run(job: Job) -> tuple[dict, list[dict]]:
@@ -91,7 +103,7 @@ def run(job: Job) -> tuple[dict, list[dict]]:
         mixed_precision=job.tune.mixed_precision,
         desc=f"tune {job.method.name} (seed {job.seed})",
     )
-    curve = train_examples(model, trainable, train, recipe, job.tune.batch_size, tokenizer.pad_token_id)
+    curve = train_examples(model, trainable, train, recipe, Batching(job.tune.batch_size, tokenizer.pad_token_id))
     curve = [{"step": c["step"], "loss": round(c["loss"], 6)} for c in curve]
     from accelerate import PartialState
 
