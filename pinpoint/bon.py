@@ -20,7 +20,7 @@ import torch
 from pinpoint import challenge, prompts, scoring
 from pinpoint.data.fact import Fact
 from pinpoint.evaluation import are_you_sure
-from pinpoint.probe import Example, features, reward_scores
+from pinpoint.probe import Example, read_replies, reward_scores
 
 
 class Scorer:
@@ -30,18 +30,14 @@ class Scorer:
         self.model, self.tokenizer, self.probe, self.layer = model, tokenizer, probe, layer
         self.reward_model, self.batch_size = reward_model, batch_size
 
-    def rewards(self, examples: list[Example]) -> torch.Tensor:
-        if self.reward_model:
-            return reward_scores(self.model, self.tokenizer, examples, self.batch_size)
-        prompts_, replies = [e.prompt for e in examples], [e.response for e in examples]
-        return torch.tensor(
-            scoring.completion_logprobs(self.model, self.tokenizer, prompts_, replies, self.batch_size)
+    def scores(self, examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rewards, probe scores) of each (prompt, response): the base model as the scorer reads each once
+        (its log-likelihood of the response is the reward); a reward model scores apart from its features."""
+        feats, logp = read_replies(
+            self.model, self.tokenizer, examples, self.batch_size, self.layer, logprobs=not self.reward_model
         )
-
-    def probe_scores(self, examples: list[Example]) -> torch.Tensor:
-        return self.probe.score(
-            features(self.model, self.tokenizer, examples, self.batch_size, layer=self.layer)[:, 0]
-        )
+        rewards = reward_scores(self.model, self.tokenizer, examples, self.batch_size) if self.reward_model else logp
+        return rewards, self.probe.score(feats[:, 0])
 
 
 @dataclass(frozen=True)
@@ -102,8 +98,7 @@ def best_of_n(
         for t, r, ss in zip(texts, rows, samples)
         for s in ss
     ]
-    rewards = scorer.rewards(flat).view(len(texts), n_max)
-    probes = scorer.probe_scores(flat).view(len(texts), n_max)
+    rewards, probes = (x.view(len(texts), n_max) for x in scorer.scores(flat))
     out: dict[float, dict[int, list[dict]]] = {}
     for lam in lams:
         out[lam] = {}
@@ -176,8 +171,7 @@ def addition_rows(
         torch.softmax(logp / probe_params.temperature, -1), n_max, replacement=True, generator=generator
     )  # (prompts, N)
     both = [Example(t, c, False, r["id"], False) for t, r in zip(texts, records) for c in r["choices"]]
-    rewards = scorer.rewards(both).view(len(texts), -1).gather(1, picks)
-    probes = scorer.probe_scores(both).view(len(texts), -1).gather(1, picks)
+    rewards, probes = (x.view(len(texts), -1).gather(1, picks) for x in scorer.scores(both))
     agree = torch.tensor([prompts.claim_choice(True, r["metadata"]["agree_first"]) for r in records])
     out = {}
     for lam in lams:

@@ -54,6 +54,7 @@ def cmd_eval(args) -> int:
         max_new_tokens=args.max_new_tokens,
         reply_tokens=args.max_new_tokens,
         max_items=args.max_items,
+        format_floor=args.format_floor,
         sycophancy_eval=sycophancy_eval_entries(args.sycophancy_eval, args.kind),
         perez=args.perez,
     )

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from pinpoint import models
+from pinpoint import models, prefill
 from pinpoint.data.fact import Fact
 from pinpoint.errors import HubUnavailable
 from pinpoint.tokens import encode_completion, encode_prompt, left_pad, position_ids
@@ -70,28 +70,42 @@ def choice_pairs(claims: list[dict]) -> list[dict]:
     return out
 
 
-@torch.no_grad()
 def features(
     model, tokenizer, examples: list[Example], batch_size: int = 32, layer: int | None = None
 ) -> torch.Tensor:
     """(n, n_layers, d): each transformer layer's output (not the embeddings, where a probe
     would only spot words), at the last token or averaged over the response; with `layer`,
-    only that layer (1-based, as hidden_states counts): (n, 1, d)."""
-    device = next(model.parameters()).device
-    rows = []
-    for s in range(0, len(examples), batch_size):
-        part = examples[s : s + batch_size]
-        pairs = [(encode_prompt(tokenizer, e.prompt), encode_completion(tokenizer, e.response)) for e in part]
-        ids, mask = left_pad([p + c for p, c in pairs], tokenizer.pad_token_id, device)
-        out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), output_hidden_states=True)
+    only that layer (1-based, as hidden_states counts): (n, 1, d). A prompt shared by several
+    responses is read once (pinpoint.prefill)."""
+    return read_replies(model, tokenizer, examples, batch_size, layer)[0]
+
+
+@torch.no_grad()
+def read_replies(
+    model, tokenizer, examples: list[Example], batch_size: int = 32, layer: int | None = None, logprobs: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One read of every (prompt, response): its features (see `features`) and, with `logprobs` (a causal
+    LM), log p(response | prompt) (n,), -inf for an empty response; else None."""
+    pairs = [(encode_prompt(tokenizer, e.prompt), encode_completion(tokenizer, e.response)) for e in examples]
+    feats: list[torch.Tensor | None] = [None] * len(examples)
+    logp = torch.full((len(examples),), float("-inf"))
+    for group in prefill.groups([p for p, _ in pairs], batch_size):
+        order = [i for _, idx in group for i in idx]
+        tails = [pairs[i][1] for i in order]
+        read = prefill.rows(model, [p for p, _ in group], tokenizer.pad_token_id, [len(i) for _, i in group], tails)
+        out = read.forward(model if logprobs else prefill.body(model), output_hidden_states=True)
         kept = out.hidden_states[1:] if layer is None else out.hidden_states[layer : layer + 1]
-        hidden = torch.stack(kept, 1).float()  # (b, layers, T, d)
-        for row, (e, (_, c)) in enumerate(zip(part, pairs)):
+        hidden = torch.stack(kept, 1).float()  # (rows, layers, 1 + longest response, d): from the prompt's last token
+        for row, (i, tail) in enumerate(zip(order, tails)):
+            free = examples[i].free_text and tail
             span = (
-                hidden[row, :, -len(c) :] if e.free_text and c else hidden[row, :, -1:]
-            )  # an empty reply: its last token
-            rows.append(span.mean(1).cpu())
-    return torch.stack(rows)
+                hidden[row, :, 1 : 1 + len(tail)] if free else hidden[row, :, len(tail) : len(tail) + 1]
+            )  # else: last
+            feats[i] = span.mean(1).cpu()
+            if logprobs and tail:  # position j predicts tail[j]
+                lp = torch.log_softmax(out.logits[row, : len(tail)].float(), -1)
+                logp[i] = lp.gather(-1, torch.tensor(tail, device=lp.device)[:, None]).sum().cpu()
+    return torch.stack(feats), (logp if logprobs else None)
 
 
 def split_groups(examples: list[Example], seed: int, val: float = 0.2, test: float = 0.2) -> list[str]:

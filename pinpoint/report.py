@@ -54,10 +54,10 @@ def summary_columns(results: dict) -> list[tuple[str, str, str]]:
 
 def cell(result: dict, metric: str, show) -> str:
     """A figure, "n/a" where its result is not valid (the table's notes say why), "" where it is absent."""
-    if metric not in result:
-        return ""
     if result.get("valid") is False:
         return "n/a"
+    if metric not in result:
+        return ""
     return show(result[metric])
 
 

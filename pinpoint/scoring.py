@@ -2,7 +2,8 @@
 multiple choice, greedy decoding. Tokenising and padding: pinpoint.tokens.
 
 A completion is encoded on its own and appended to the prompt's ids (as
-lm-evaluation-harness does), so the prompt/completion boundary never shifts.
+lm-evaluation-harness does), so the prompt/completion boundary never shifts. What prompts share
+(a system message, one prompt's several completions or samples) is read once: pinpoint.prefill.
 Given `max_length` (the model's positions), a prompt too long to fit with what follows it
 keeps its end, the part the model answers (and its BOS); suites count such prompts.
 """
@@ -15,11 +16,13 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from pinpoint.tokens import encode_completion, encode_prompt, forward, left_pad, prompt_room
+from pinpoint import prefill
+from pinpoint.tokens import encode_completion, encode_prompt, prompt_room
 
 
-def _batches(n: int, batch_size: int, desc: str | None):
-    starts = range(0, n, batch_size)
+def _batches(items, batch_size: int, desc: str | None):
+    """Start indices of batches over `items` (a count), or the items themselves (a list, batch_size 1)."""
+    starts = range(0, items, batch_size) if isinstance(items, int) else items
     return tqdm(starts, desc=desc, leave=False, disable=None) if desc else starts
 
 
@@ -40,25 +43,29 @@ def completion_logprobs(
 ) -> list[float]:
     """Sum of log p(completion tokens | prompt) for each pair; -inf for an empty completion.
 
-    With max_length, a prompt keeps only as much of its end as fits before its completion."""
-    device = next(model.parameters()).device
+    A prompt shared by several completions is read once (pinpoint.prefill); `batch_size` counts
+    completions. With max_length, a prompt keeps only as much of its end as fits before its completion."""
     pairs = []
     for p, c in zip(prompts, completions, strict=True):
         tail = encode_completion(tokenizer, c)
-        pairs.append((encode_prompt(tokenizer, p, prompt_room(max_length, len(tail))), tail))
-    seqs = [p + c for p, c in pairs]
-    order = _by_length(seqs)
-    out = [float("-inf")] * len(seqs)
-    for s in _batches(len(seqs), batch_size, desc):
-        idx = order[s : s + batch_size]
-        ids, mask = left_pad([seqs[i] for i in idx], tokenizer.pad_token_id, device)
-        logits = forward(model, ids, mask).logits
-        for row, i in enumerate(idx):
-            n = len(pairs[i][1])
-            if n == 0:
+        pairs.append((tuple(encode_prompt(tokenizer, p, prompt_room(max_length, len(tail)))), tail))
+    out = [float("-inf")] * len(pairs)
+    for group in _batches(prefill.groups([p for p, _ in pairs], batch_size), 1, desc):
+        heads = [prompt for prompt, _ in group]
+        rows = prefill.rows(
+            model,
+            heads,
+            tokenizer.pad_token_id,
+            [len(idx) for _, idx in group],
+            [pairs[i][1] for _, idx in group for i in idx],
+        )
+        logits = rows.forward(model).logits  # (rows, 1 + longest completion, vocab): from each prompt's last token
+        for row, i in enumerate(i for _, idx in group for i in idx):
+            tail = pairs[i][1]
+            if not tail:
                 continue
-            logp = torch.log_softmax(logits[row, -n - 1 : -1].float(), -1)  # only the scored positions
-            out[i] = logp.gather(-1, ids[row, -n:, None]).sum().item()
+            logp = torch.log_softmax(logits[row, : len(tail)].float(), -1)  # position j predicts tail[j]
+            out[i] = logp.gather(-1, torch.tensor(tail, device=logp.device)[:, None]).sum().item()
     return out
 
 
@@ -96,24 +103,22 @@ def greedy(
     """Greedy continuation of every prompt, decoded, cut at the end of the turn.
 
     With max_length, a prompt keeps only as much of its end as leaves room for the reply."""
-    device = next(model.parameters()).device
     room = prompt_room(max_length, max_new_tokens)
     seqs = [encode_prompt(tokenizer, p, room) for p in prompts]
     order = _by_length(seqs)
     out = [""] * len(seqs)
     for s in _batches(len(seqs), batch_size, desc):
         idx = order[s : s + batch_size]
-        ids, mask = left_pad([seqs[i] for i in idx], tokenizer.pad_token_id, device)
-        gen = model.generate(
-            input_ids=ids,
-            attention_mask=mask,
+        rows = prefill.rows(model, [seqs[i] for i in idx], tokenizer.pad_token_id)
+        gen = rows.generate(
+            model,
             max_new_tokens=max_new_tokens,
             do_sample=False,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=end_of_turn_ids(model, tokenizer),
         )
         for row, i in enumerate(idx):
-            text = tokenizer.decode(gen[row, ids.shape[1] :], skip_special_tokens=True)
+            text = tokenizer.decode(gen[row, rows.ids.shape[1] :], skip_special_tokens=True)
             out[i] = end_of_turn(text)
     return out
 
@@ -150,24 +155,22 @@ def sample(
     """sampling.n replies per prompt, sampled at its temperature (seeded), each cut at the end of the turn."""
     n = sampling.n
     torch.manual_seed(sampling.seed)
-    device = next(model.parameters()).device
     per_batch = max(1, batch_size // n)
     out = []
     for s in range(0, len(prompts), per_batch):
         seqs = [encode_prompt(tokenizer, t) for t in prompts[s : s + per_batch]]
-        ids, mask = left_pad(seqs, tokenizer.pad_token_id, device)
-        gen = model.generate(
-            input_ids=ids,
-            attention_mask=mask,
+        rows = prefill.rows(model, seqs, tokenizer.pad_token_id, copies=[n] * len(seqs))  # each prompt read once
+        gen = rows.generate(
+            model,
             do_sample=True,
             temperature=sampling.temperature,
             top_k=0,
             top_p=1.0,
-            num_return_sequences=n,
             max_new_tokens=max_new_tokens,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=end_of_turn_ids(model, tokenizer),
         )
-        texts = [end_of_turn(tokenizer.decode(g[ids.shape[1] :], skip_special_tokens=True)) for g in gen]
+        width = rows.ids.shape[1]
+        texts = [end_of_turn(tokenizer.decode(g[width:], skip_special_tokens=True)) for g in gen]
         out += [texts[i * n : (i + 1) * n] for i in range(len(seqs))]
     return out

@@ -54,6 +54,7 @@ def main(paths, name: str = ""):
         max_new_tokens=ev.max_new_tokens,
         reply_tokens=budget,
         max_items=ev.max_items,
+        format_floor=ev.format_floor,
         pressure_turns=ev.pressure.turns,
         pressure_items=ev.pressure.max_items,
         pressure_external=ev.pressure.external,

@@ -23,6 +23,7 @@ def main(paths):
         max_new_tokens=ev.max_new_tokens,
         reply_tokens=budget,
         max_items=ev.max_items,
+        format_floor=ev.format_floor,
     )
     found = context.parts(SUITES, ctx)
     base, tokenizer = models.load(paths.base, device=ev.device)

@@ -30,6 +30,7 @@ class Context:
     max_new_tokens: int = 24  # an answer to a plain question
     reply_tokens: int = 24  # a reply to a challenge (params replies.max_new_tokens)
     max_items: int = 0
+    format_floor: float = 0.75  # multiple choice: control items right at least this often, or the rest is not asked
     base_model: object = None  # for the KL to the base
     probe: object = None  # (probe, layer): scores each reply to a challenge (pinpoint.probe)
     pressure_turns: int = 5
