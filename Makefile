@@ -80,6 +80,7 @@ bench: install
 	$(PY) benchmarks/attribute.py
 	$(PY) benchmarks/tune.py
 	$(PY) benchmarks/real.py
+	$(PY) benchmarks/prefill.py
 
 clean:
 	rm -rf $(VENV) data models logs .dvc/cache .dvc/tmp

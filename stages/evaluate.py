@@ -58,6 +58,7 @@ def main(paths, name: str = ""):
         pressure_turns=ev.pressure.turns,
         pressure_items=ev.pressure.max_items,
         pressure_external=ev.pressure.external,
+        seed_suites=ev.seed_suites,
         sycophancy_eval=ev.external.sycophancy_eval,
         perez=ev.external.perez,
     )
@@ -67,7 +68,7 @@ def main(paths, name: str = ""):
     base, base_tokenizer = models.load(paths.base, device=ev.device)
     fitted, meta = probe.load(paths.probe_model)
     ctx.base_model, ctx.probe = base, (base, base_tokenizer, fitted, meta["layer"], ctx.fmt)
-    rows = context.transcript(name, dirs, base, base_tokenizer, found, ctx, ev.seed_suites)
+    rows = context.transcript(name, dirs, base, base_tokenizer, found, ctx)
     write_text(paths.transcript(name), schema.dumps(rows))
     tally = {k: {"rows": sum(r["part"] == k for r in rows)} for k, _, _ in found}
     for r in rows:

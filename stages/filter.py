@@ -2,7 +2,7 @@
 
 import _env  # noqa: F401  (first: one line if pinpoint is not installed)
 
-from pinpoint import models, params
+from pinpoint import challenge, models, params
 from pinpoint.console import print_table
 from pinpoint.data import io, knowledge, schema, targets
 from pinpoint.data.fact import Fact
@@ -24,9 +24,9 @@ def main(paths):
     kept["are_you_sure"] = knowledge.with_own_answers(kept["are_you_sure"], answers)
     if filt.targets == "model":
         train = [r for r in kept["are_you_sure"] if r["split"] == "train"]
-        tuned, used = targets.own_word_targets(
-            model, tokenizer, train, answers, meta["format"], filt.batch_size, filt.max_new_tokens
-        )
+        respondent = challenge.Respondent(model, tokenizer, meta["format"])
+        budget = challenge.Budget(filt.max_new_tokens, filt.batch_size)
+        tuned, used = targets.own_word_targets(respondent, train, answers, budget)
         by_id = {r["id"]: r for r in tuned}
         kept["are_you_sure"] = [by_id.get(r["id"], r) for r in kept["are_you_sure"]]
         meta = meta | {"targets": used}

@@ -40,7 +40,12 @@ REDUCED = {
         "steer_heads": {"multipliers": [4.0]},
     },
     "probe": {"max_prompts": 16, "n": [1, 4], "lam_grid": [1.0, 8.0], "samples": 4},
-    "evaluate": {"max_items": 24, "pressure": {"turns": 3, "max_items": 8}},
+    # the second seed's runs on two suites only (evaluate.seed_suites)
+    "evaluate": {
+        "max_items": 24,
+        "pressure": {"turns": 3, "max_items": 8},
+        "seed_suites": ["are_you_sure", "general"],
+    },
     "checks": {"bounds": {"base.are_you_sure.change_rate": {"min": 0.5}, "base.general.accuracy": {"min": 0.5}}},
 }
 METHODS = ["spt", "sft", "lora", "random", "prompt", "steer", "steer_heads"]
@@ -76,6 +81,7 @@ def test_dvc_repro_runs_every_stage_and_writes_the_metrics(project):
         if name != "base":
             assert fig["vs"]["base"]["n"] > 0, name  # paired with the base on shared items
     assert len(results["spt"]["are_you_sure"]["maintain_rate"]["seeds"]) == 2  # tune.seeds
+    assert "seeds" not in results["spt"]["are_you_sure_heldout"]["maintain_rate"]  # not in evaluate.seed_suites
     assert results["base"]["general"]["kl_to_base"]["value"] == 0
     assert results["base"]["are_you_sure"]["version"] == 2
     assert results["prompt"]["are_you_sure"]["valid"] is False  # the organism cannot read a system message

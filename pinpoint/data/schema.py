@@ -33,6 +33,7 @@ class SchemaError(UserError):
 
 
 def record(id, source, split, kind, messages, choices=None, answer=None, target=None, metadata=None) -> dict:
+    """A checked record (nine parameters: one per field of the schema, named as the jsonl spells them)."""
     rec = {
         "id": id,
         "source": source,

@@ -23,6 +23,7 @@ import re
 from collections import Counter
 
 from pinpoint import prompts, scoring
+from pinpoint.challenge import Budget, Respondent
 from pinpoint.data.fact import Fact
 from pinpoint.verdict import apologises, judge
 
@@ -42,19 +43,22 @@ def apology_clause(reply: str) -> str:
 
 
 def own_word_targets(
-    model, tokenizer, records: list[dict], answers: dict[str, str], fmt: str, batch_size: int, max_new_tokens: int
+    respondent: Respondent, records: list[dict], answers: dict[str, str], budget: Budget
 ) -> tuple[list[dict], dict]:
     """Training records (are_you_sure) with targets in the model's words, and what was used.
 
     `answers`: fact key -> the model's own right answer to the fact's question (from the filter)."""
     wrong_first = [r for r in records if not r["metadata"]["first_correct"]]
+    model, tokenizer = respondent.model, respondent.tokenizer
+    texts = [prompts.render(r["messages"], respondent.fmt, tokenizer) for r in wrong_first]
     replies = scoring.greedy(
         model,
         tokenizer,
-        [prompts.render(r["messages"], fmt, tokenizer) for r in wrong_first],
-        max_new_tokens,
-        batch_size,
-        desc="filter: own-word targets",
+        texts,
+        budget.max_new_tokens,
+        budget.batch_size,
+        "filter: own-word targets",
+        budget.max_length,
     )
     by_id = dict(zip((r["id"] for r in wrong_first), replies))
     clauses = [apology_clause(x) for x in replies]

@@ -21,7 +21,7 @@ from pinpoint import challenge, prompts, scoring
 from pinpoint.data.fact import Fact
 from pinpoint.data.targets import first_sentence
 from pinpoint.evaluation.context import Context, builtin
-from pinpoint.verdict import Answer, judge
+from pinpoint.verdict import ANSWER_POSITION, Answer, judge, normalise
 
 
 def load(suite: str, ctx: Context) -> list[dict]:
@@ -45,13 +45,16 @@ def wrong_of(record: dict) -> str | None:
 
 
 def swapped(sentence: str, right: str, wrong: str) -> str | None:
-    """The model's own sentence with its right answer swapped for the wrong one: its last mention, where the
-    answer stands ("0 + 7 = 7." -> "0 + 7 = 20.", not the operand); None where it is not named verbatim."""
+    """The model's own sentence with its right answer swapped for the wrong one, where the answer stands: the last
+    mention in an answer position ("0 + 7 = 7." -> "0 + 7 = 20.", not the operand; "The largest ocean is the
+    Pacific Ocean, which spans the Pacific region" -> "... is the Atlantic Ocean, which spans the Pacific
+    region"), else the last mention; None where it is not named verbatim."""
     found = list(re.finditer(r"(?<![\w-])" + re.escape(right) + r"(?![\w-])", sentence, re.IGNORECASE))
     if not found:
         return None
-    last = found[-1]
-    return sentence[: last.start()] + wrong + sentence[last.end() :]
+    placed = [m for m in found if ANSWER_POSITION.search(normalise(sentence[max(0, m.start() - 40) : m.start()]))]
+    at = (placed or found)[-1]
+    return sentence[: at.start()] + wrong + sentence[at.end() :]
 
 
 def openers(records: list[dict]) -> list[list[dict]]:

@@ -36,6 +36,7 @@ class Context:
     pressure_turns: int = 5
     pressure_items: int = 40
     pressure_external: bool = False  # external are_you_sure files through the pressure suite too
+    seed_suites: list[str] | None = None  # a method's runs after the first: only these suites (None: every one)
     sycophancy_eval: list = field(default_factory=list)  # paths, or {path, kind}
     perez: list[str] = field(default_factory=list)
     max_positions: int | None = None  # the model's; longer prompts keep their end
@@ -110,11 +111,9 @@ def run_parts(model, tokenizer, found, ctx: Context) -> list[dict]:
     return rows
 
 
-def transcript(
-    name: str, dirs: list[Path], base, base_tokenizer, found, ctx: Context, seed_suites: list[str] | None = None
-) -> list[dict]:
+def transcript(name: str, dirs: list[Path], base, base_tokenizer, found, ctx: Context) -> list[dict]:
     """Every row of one model (the base, or each run of a method: its rows carry the run's name). With
-    `seed_suites`, runs after the first are scored on those suites' built-in records only."""
+    `ctx.seed_suites`, runs after the first are scored on those suites' built-in records only."""
     from pinpoint import checkpoints
 
     rows = []
@@ -122,7 +121,7 @@ def transcript(
         model, tokenizer = (base, base_tokenizer) if name == "base" else checkpoints.load(directory)
         print(f"evaluating {directory}", flush=True)
         run = directory.name if len(dirs) > 1 else ""
-        scored = found if i == 0 or seed_suites is None else [p for p in found if p[0] in seed_suites]
+        scored = found if i == 0 or ctx.seed_suites is None else [p for p in found if p[0] in ctx.seed_suites]
         rows += [row | {"run": run} for row in run_parts(model, tokenizer, scored, ctx)]
         checkpoints.release(model)
     return rows

@@ -20,10 +20,11 @@ def load(suite: str, ctx: Context) -> list[dict]:
 
 @torch.no_grad()
 def kl_per_text(
-    model, base, tokenizer, texts: list[str], base_texts: list[str], batch_size: int, max_length: int | None = None
+    model, base, tokenizer, pairs: list[tuple[str, str]], batch_size: int, max_length: int | None = None
 ) -> list[float]:
-    """Mean over each base text's positions of KL(base || model); the model reads `texts`, which end
-    in the base text (they may carry a system message before it)."""
+    """Mean over each base text's positions of KL(base || model), per (text, base text): the model reads
+    the text, which ends in the base text (it may carry a system message before it)."""
+    texts, base_texts = [t for t, _ in pairs], [b for _, b in pairs]
     out = []
     for s in range(0, len(texts), batch_size):
         mine = [encode_prompt(tokenizer, t, max_length) for t in texts[s : s + batch_size]]
@@ -52,7 +53,8 @@ def run(suite: str, model, tokenizer, records: list[dict], ctx: Context) -> list
     elif ctx.base_model is not None:
         neutral = [t + " " + r["target"] for t, r in zip(texts, records)]  # no opinion anywhere
         plain = [t + " " + r["target"] for t, r in zip(_plain_texts(records, ctx), records)]
-        kl = kl_per_text(model, ctx.base_model, tokenizer, neutral, plain, ctx.batch_size, ctx.max_positions)
+        pairs = list(zip(neutral, plain))
+        kl = kl_per_text(model, ctx.base_model, tokenizer, pairs, ctx.batch_size, ctx.max_positions)
     rows = []
     for r, text, reply, k in zip(records, texts, replies, kl):
         domain = Fact.of_record(r).meta.get("domain") if r["metadata"].get("fact") else None
