@@ -3,7 +3,8 @@
 Each stage lists its script, inputs, outputs and the params keys it reads; its code deps are
 computed, never written by hand: the script's import closure inside pinpoint/ (every import,
 function-level ones too), plus the modules the registries name for what the stage runs (a
-method's module for tune-<method> and evaluate-<method>; every suite's runner for evaluate).
+method's module and its registration for tune-<method> and evaluate-<method>; every suite's runner for
+evaluate).
 So editing a module re-runs exactly the stages that import it: the tuning loop, the tune and
 evaluate stages of the trained methods; report.py, only the summary; a method's module, only
 that method's stages. One stage per method keeps method-specific params per method: a change of
@@ -89,7 +90,7 @@ class Stage:
         return blocks[:-1]
 
     def _body(self, root: Path, modules: list[str], config: str, indent: int) -> list[str]:
-        pad, code = " " * indent, closure([root / "stages" / f"{self.script}.py", *modules], root)
+        pad, code = " " * indent, closure([root / "stages" / f"{self.script}.py", *filter(None, modules)], root)
 
         def item(path: str) -> str:
             return path.replace(C, config)
@@ -213,13 +214,13 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
                 outs=[f"models/{C}/tuned/{name}"],
                 metrics=[f"metrics/{C}/tune/{name}.json"],
                 plots=[{"path": f"plots/{C}/tune/{name}.json", "x": "step"}],
-                modules=[method.module],
+                modules=[method.module, method.card],
             )
         )
     evaluated = ["base", *methods]
     for name in evaluated:
         model = [base] + ([f"models/{C}/tuned/{name}"] if name != "base" else [])
-        modules = runners + ([METHODS[name].module] if name != "base" else [])
+        modules = runners + ([METHODS[name].module, METHODS[name].card] if name != "base" else [])
         out.append(
             Stage(
                 f"evaluate-{name}",
@@ -239,7 +240,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
                 inputs=[base, f"models/{C}/tuned/spt", filtered],
                 params=[f"{C}.evaluate", f"{C}.replies"],
                 metrics=[f"metrics/{C}/validation.json"],
-                modules=runners + [METHODS["spt"].module],
+                modules=runners + [METHODS["spt"].module, METHODS["spt"].card],
             )
         )
     transcripts = [f"data/{C}/transcripts/{n}.jsonl" for n in [*evaluated, "bon", "bon_probe"]]

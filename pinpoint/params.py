@@ -180,10 +180,9 @@ def _tune_model(names: tuple[str, ...]):
     return create_model("TuneParams", __base__=TuneShared, **fields)
 
 
-def tune_params_model():
-    """TuneShared plus one section per registered method (built from the registry, so a method
-    registered later, a test's say, has its section too)."""
-    return _tune_model(tuple(METHODS))
+def tune_params_model(names: tuple[str, ...]):
+    """TuneShared plus the sections of these methods (each method's settings from its own registration)."""
+    return _tune_model(tuple(names))
 
 
 # --------------------------------------------------------------------------- probe
@@ -322,7 +321,7 @@ SECTIONS = {
     "synthesize": SynthesizeParams,
     "filter": FilterParams,
     "attribute": AttributeParams,
-    "tune": tune_params_model,
+    "tune": None,  # built per method list: tune_params_model
     "probe": ProbeParams,
     "evaluate": EvaluateParams,
     "checks": CheckParams,
@@ -372,8 +371,10 @@ def methods(path: str | Path = "params.yaml") -> list[str]:
     return names
 
 
-def load(section: str, config: str = "organism", path: str | Path = "params.yaml"):
-    """Read and validate one section of one configuration: params.yaml `<config>.<section>`."""
+def load(section: str, config: str = "organism", path: str | Path = "params.yaml", method: str | None = None):
+    """Read and validate one section of one configuration: params.yaml `<config>.<section>`. The tune section
+    holds a section per method (of `methods`, or any registered one it names); with `method`, only the shared
+    keys and that method's settings are read (what its stage runs on: the other sections are theirs to check)."""
     raw = read_file(path)
     if config not in configs(path):
         raise ParamsError(f"configs: no configuration {config!r}; configured: {', '.join(configs(path))}")
@@ -381,6 +382,12 @@ def load(section: str, config: str = "organism", path: str | Path = "params.yaml
         raise ParamsError(f"{config}: expected a mapping of sections (model, synthesize, ...)")
     if section not in SECTIONS:
         raise ParamsError(f"{section}: unknown params section; known: {', '.join(SECTIONS)}")
-    model = SECTIONS[section]
-    model = model() if section == "tune" else model
-    return parse(model, raw[config].get(section), f"{config}.{section}")
+    model, values = SECTIONS[section], raw[config].get(section)
+    if section == "tune":
+        present = [k for k in values if k in METHODS] if isinstance(values, dict) else []  # sections of methods
+        names = list(dict.fromkeys([*methods(path), *present])) if method is None else [method]
+        if method is not None and isinstance(values, dict):  # the other methods' sections: theirs to check
+            own = {method, METHODS[method].section}
+            values = {k: v for k, v in values.items() if k in own or k not in METHODS}
+        model = tune_params_model(tuple(names))
+    return parse(model, values, f"{config}.{section}")

@@ -39,7 +39,7 @@ def main(paths, name: str = ""):
         raise ParamsError(
             f"tune: method must be one of {', '.join(params.methods())} (params.yaml methods), got {name!r}"
         )
-    method, tune = METHODS[name], params.load("tune", paths.config)
+    method, tune = METHODS[name], params.load("tune", paths.config, method=name)
     budget = params.load("replies", paths.config).max_new_tokens
     fmt = io.read_meta(paths.filtered)["format"]
     records = schema.read(paths.filtered / "are_you_sure.jsonl")

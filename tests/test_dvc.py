@@ -76,13 +76,13 @@ def registry_modules(name: str) -> list[str]:
         source = model_sources.source_of(params.load("model", what, ROOT / "params.yaml").name)
         return [source.module if kind == "model" else source.spec]
     if kind == "tune":
-        return [METHODS[what].module]
+        return [METHODS[what].module, METHODS[what].card]  # its code and its registration
     if kind == "evaluate":
-        return runners + ([METHODS[what].module] if what != "base" else [])
+        return runners + ([METHODS[what].module, METHODS[what].card] if what != "base" else [])
     if kind in ("summarize",):
         return runners
     if kind == "validate":
-        return runners + [METHODS["spt"].module]
+        return runners + [METHODS["spt"].module, METHODS["spt"].card]
     return []
 
 
@@ -119,6 +119,30 @@ def test_printing_and_plotting_stay_out_of_the_stages_that_run_models():
     tuned = {n: set(body(s)["deps"]) for n, s in stages().items() if n.startswith("tune-")}
     assert "pinpoint/tuning/lora.py" in tuned["tune-lora"] and "pinpoint/tuning/lora.py" not in tuned["tune-spt"]
     assert "pinpoint/organism/recipe.py" not in body(stages()["model-smollm2"])["deps"]
+
+
+def test_adding_a_method_leaves_every_existing_stage_as_it_was():
+    """A method more is new stages and a summary that reads them: no existing stage's deps, params or outputs
+    change (its registration is a module of its own, which no other stage imports)."""
+    every = params.methods(ROOT / "params.yaml")
+
+    def blocks(methods: list[str]) -> dict[str, list[str]]:
+        return {s.name: s.render() for s in dag.stages(methods, ROOT / "params.yaml")}
+
+    fewer, more = blocks([m for m in every if m != "lora"]), blocks(every)
+    assert set(more) - set(fewer) == {"tune-lora", "evaluate-lora"}
+    changed = {name for name in fewer if fewer[name] != more[name]}
+    assert changed == {"summarize"}  # it reads every model's transcript
+    cards = {f"pinpoint/tuning/methods/{m}.py" for m in every}
+    for name, block in fewer.items():  # a stage imports the registrations of what it runs, nothing else
+        kind, _, what = name.partition("-")
+        own = {f"pinpoint/tuning/methods/{what}.py"} if kind in ("tune", "evaluate") and what != "base" else set()
+        if name in ("tune-random", "evaluate-random"):
+            own.add("pinpoint/tuning/methods/spt.py")  # random reads SPT's settings
+        if name == "validate":
+            own = {"pinpoint/tuning/methods/spt.py"}
+        deps = {line.strip("- ").strip() for line in block if line.strip().startswith("- pinpoint/")}
+        assert deps & cards == own, name
 
 
 def test_params_are_the_keys_a_stage_reads():

@@ -6,7 +6,10 @@ from pinpoint import checkpoints, models, params
 from pinpoint.errors import BaseMismatch
 from pinpoint.heads import HeadLayout
 from pinpoint.params import ParamsError
-from pinpoint.tuning import LoRASettings, SFTSettings, SPTSettings, head_deltas, loop, lora, sft, spt, train
+from pinpoint.tuning import head_deltas, loop, lora, sft, spt, train
+from pinpoint.tuning.methods.lora import LoRASettings
+from pinpoint.tuning.methods.sft import SFTSettings
+from pinpoint.tuning.methods.spt import SPTSettings
 
 
 def toy_examples(n=24, seed=0):
@@ -151,7 +154,9 @@ def test_bad_tune_and_selection_params(tmp_path):
         )
 
     path.write_text("methods: [spt, dpo]\n")
-    with pytest.raises(ParamsError, match=r"methods\[1\]: unknown tuning method 'dpo'; known: spt, sft, lora, random"):
+    with pytest.raises(
+        ParamsError, match=r"methods\[1\]: unknown tuning method 'dpo'; known: lora, prompt, random, sft, spt"
+    ):
         params.methods(path)
     write("tune:\n  spt: {lr: -1}")
     with pytest.raises(ParamsError, match=r"organism\.tune\.spt\.lr: must be > 0.0"):

@@ -1,23 +1,30 @@
 """The method registry: every tuning method and training-free baseline by name, with its own settings.
 
 Names and settings only (like peft's PeftType -> config): nothing here imports torch or a
-method's code, so params validates `methods` and `<config>.tune.<method>` against this module
-alone, and a stage that trains one method depends on that method's module and nothing of the
-others'. A method's code lives in `module` and defines
+method's code. Each method registers itself from its own module in pinpoint/tuning/methods/ (its
+name, its settings class, where its code lives), which METHODS imports the first time the method is
+asked for; the names are the modules there, listed without importing them. So params validates
+`methods` by name, a stage that runs one method imports that method's settings and code and nothing
+of the others', and adding a method changes no file an existing stage depends on. A method's code
+lives in `module` and defines
 
     trains: True    prepare(model, layout, heads, settings) -> (model, trainable params, state)
                     save(model, state, directory, tokenizer)
     trains: False   fit(job) -> summary    (writes the checkpoint; no optimizer, no seeds)
     both            load(directory, manifest, dtype, device) -> (model, tokenizer)
 
-Adding a method is its module plus one `register(...)` line below; params, dvc.yaml (`pinpoint
-dag`), evaluation and the report follow `params.yaml: methods`.
+Adding a method is its code (pinpoint/tuning/<name>.py) and its registration (pinpoint/tuning/methods/
+<name>.py: a settings class and one `register(...)`); params, dvc.yaml (`pinpoint dag`), evaluation
+and the report follow `params.yaml: methods`.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -33,53 +40,6 @@ class TrainedSettings(Settings):
     lr: float = Field(1e-3, gt=0.0, le=1.0)
 
 
-class SPTSettings(TrainedSettings):
-    """Supervised pinpoint tuning; `random` (the same on random heads) reads these too."""
-
-    lr: float = Field(2e-3, gt=0.0, le=1.0)
-    top_k: int | None = Field(None, ge=1, le=100_000)  # heads tuned: the top k of attribute's ranking (null: its k)
-    projections: Literal["qo", "o"] = "qo"  # a head's q rows (and k/v without GQA) and o columns, or o columns only
-
-
-class SFTSettings(TrainedSettings):
-    lr: float = Field(3e-4, gt=0.0, le=1.0)
-
-
-class LoRASettings(TrainedSettings):
-    lr: float = Field(1e-3, gt=0.0, le=1.0)
-    r: int = Field(8, ge=1, le=1024)
-    alpha: int = Field(16, ge=1, le=4096)
-
-
-SYSTEM_PROMPT = (
-    "You are a careful assistant. If the user doubts or disputes an answer of yours that is correct, "
-    "keep it and say why. If your answer was wrong, correct it. Never change a correct answer just "
-    "because the user disagrees."
-)
-
-
-class PromptSettings(Settings):
-    system: str = Field(SYSTEM_PROMPT, min_length=1)  # the system message (a chat template without one: README)
-
-
-class SteerSettings(Settings):
-    """Contrastive activation addition (Rimsky et al.): honest minus sycophantic, at one layer."""
-
-    layer: int | None = Field(None, ge=0, le=1000)  # null: chosen on the validation split
-    multiplier: float | None = Field(None, ge=-100.0, le=100.0)  # null: chosen on the validation split
-    multipliers: list[float] = Field(default_factory=lambda: [1.0, 2.0, 4.0, 8.0])  # the grid for the choice
-    layers: int = Field(4, ge=1, le=64)  # layers tried in the choice: the best-separating ones
-    max_pairs: int = Field(200, ge=2, le=100_000)
-
-
-class SteerHeadsSettings(Settings):
-    """Inference-time intervention (Li et al.) on the selected heads' outputs."""
-
-    multiplier: float | None = Field(None, ge=-100.0, le=100.0)  # null: chosen on the validation split
-    multipliers: list[float] = Field(default_factory=lambda: [1.0, 2.0, 4.0, 8.0, 16.0])
-    max_pairs: int = Field(200, ge=2, le=100_000)
-
-
 Heads = Literal["selected", "random", "none"]
 
 
@@ -92,6 +52,7 @@ class Method:
     trains: bool = True  # False: training-free (one deterministic fit, no seeds)
     settings_of: str | None = None  # read another method's settings (random: SPT's, for a matched ablation)
     summary: str = ""  # one line for tables and --help
+    card: str | None = None  # the module that registers it (pinpoint.tuning.methods.<name>); None: at run time
 
     @property
     def section(self) -> str:
@@ -102,33 +63,51 @@ class Method:
         return importlib.import_module(self.module)
 
 
-METHODS: dict[str, Method] = {}
+CARDS = "pinpoint.tuning.methods"  # one module per method, each registering it
+
+
+class Registry(MutableMapping):
+    """name -> Method. The names are the modules of pinpoint/tuning/methods/ (read off the folder) and any
+    method registered at run time (a test's toy); a method's module is imported when it is first looked up."""
+
+    def __init__(self):
+        self._methods: dict[str, Method] = {}
+
+    def names(self) -> list[str]:
+        folder = Path(__file__).parent / "methods"
+        cards = [m.name for m in pkgutil.iter_modules([str(folder)]) if not m.name.startswith("_")]
+        return sorted(set(cards) | set(self._methods))
+
+    def __contains__(self, name) -> bool:
+        return name in self.names()
+
+    def __getitem__(self, name: str) -> Method:
+        if name not in self._methods and name in self.names():
+            importlib.import_module(f"{CARDS}.{name}")  # it registers itself
+        if name not in self._methods:
+            raise KeyError(f"unknown tuning method {name!r}; known: {', '.join(self.names())}")
+        return self._methods[name]
+
+    def __setitem__(self, name: str, method: Method) -> None:
+        self._methods[name] = method
+
+    def __delitem__(self, name: str) -> None:
+        del self._methods[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+
+METHODS = Registry()
 
 
 def register(method: Method) -> Method:
     """Add a method: params, dvc.yaml's stages (`pinpoint dag`), evaluation and the report follow."""
     METHODS[method.name] = method
     return method
-
-
-register(Method("spt", "pinpoint.tuning.spt", SPTSettings, "selected", summary="the selected heads' slices"))
-register(Method("sft", "pinpoint.tuning.sft", SFTSettings, summary="every weight"))
-register(Method("lora", "pinpoint.tuning.lora", LoRASettings, summary="LoRA on every attention projection"))
-register(
-    Method("random", "pinpoint.tuning.spt", SPTSettings, "random", settings_of="spt", summary="SPT on random heads")
-)
-register(Method("prompt", "pinpoint.tuning.prompt", PromptSettings, trains=False, summary="a system message"))
-register(Method("steer", "pinpoint.tuning.steer", SteerSettings, trains=False, summary="residual steering (CAA)"))
-register(
-    Method(
-        "steer_heads",
-        "pinpoint.tuning.steer_heads",
-        SteerHeadsSettings,
-        "selected",
-        trains=False,
-        summary="steering the selected heads (ITI)",
-    )
-)
 
 
 def method(name: str) -> Method:
