@@ -199,6 +199,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
     shared = [f"{C}.tune.{key}" for key in TuneShared.model_fields]
     for name in methods:
         method = METHODS[name]
+        takes_heads = method.heads != "none" and method.section != "spt"
         inputs = (
             [base, filtered]
             + ([heads] if method.heads != "none" else [])
@@ -210,11 +211,14 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
                 "tune",
                 name,
                 inputs=inputs,
-                params=shared + [f"{C}.tune.{method.section}"] + ([f"{C}.replies"] if not method.trains else []),
+                params=shared
+                + [f"{C}.tune.{method.section}"]
+                + ([f"{C}.tune.spt.top_k"] if takes_heads else [])  # how many heads: SPT's k, for all that take heads
+                + ([f"{C}.replies"] if not method.trains else []),
                 outs=[f"models/{C}/tuned/{name}"],
                 metrics=[f"metrics/{C}/tune/{name}.json"],
                 plots=[{"path": f"plots/{C}/tune/{name}.json", "x": "step"}],
-                modules=[method.module, method.card],
+                modules=[method.module, method.card] + ([METHODS["spt"].card] if takes_heads else []),
             )
         )
     evaluated = ["base", *methods]

@@ -19,13 +19,14 @@ from pinpoint.stage import atomic_dir, main_process, read_json, run_stage, write
 from pinpoint.tuning import METHODS, spt, train
 
 
-def heads_for(method, tune, paths, layout: HeadLayout, seed: int) -> list[tuple[int, int]]:
-    """The heads a method gets: attribute's selection (or the top k of its ranking), as many random ones, or none."""
+def heads_for(method, top_k: int | None, paths, layout: HeadLayout, seed: int) -> list[tuple[int, int]]:
+    """The heads a method gets: attribute's selection (or the top k of its ranking: `tune.spt.top_k`, for every
+    method that takes heads), as many random ones, or none."""
     if method.heads == "none":
         return []
     found = read_json(paths.heads)
-    k = tune.spt.top_k or len(found["heads"])
-    chosen = [tuple(h) for h in (found["ranking"][:k] if tune.spt.top_k else found["heads"])]
+    k = top_k or len(found["heads"])
+    chosen = [tuple(h) for h in (found["ranking"][:k] if top_k else found["heads"])]
     if any(not (0 <= l < layout.n_layers and 0 <= h < layout.n_heads) for l, h in chosen):
         raise ParamsError(
             f"{paths.heads}: a head lies outside the model's {layout.n_layers} x {layout.n_heads} heads; "
@@ -40,6 +41,7 @@ def main(paths, name: str = ""):
             f"tune: method must be one of {', '.join(params.methods())} (params.yaml methods), got {name!r}"
         )
     method, tune = METHODS[name], params.load("tune", paths.config, method=name)
+    top_k = params.load("tune", paths.config, method="spt").spt.top_k if method.heads != "none" else None
     budget = params.load("replies", paths.config).max_new_tokens
     fmt = io.read_meta(paths.filtered)["format"]
     records = schema.read(paths.filtered / "are_you_sure.jsonl")
@@ -58,7 +60,7 @@ def main(paths, name: str = ""):
                 paths.base,
                 where,
                 out / run if seed is not None else out,
-                heads_for(method, tune, paths, layout, seed or 0),
+                heads_for(method, top_k, paths, layout, seed or 0),
                 seed or 0,
                 records,
                 fmt,

@@ -76,7 +76,9 @@ def registry_modules(name: str) -> list[str]:
         source = model_sources.source_of(params.load("model", what, ROOT / "params.yaml").name)
         return [source.module if kind == "model" else source.spec]
     if kind == "tune":
-        return [METHODS[what].module, METHODS[what].card]  # its code and its registration
+        method = METHODS[what]
+        heads = [METHODS["spt"].card] if method.heads != "none" and method.section != "spt" else []  # SPT's k
+        return [method.module, method.card, *heads]  # its code and its registration
     if kind == "evaluate":
         return runners + ([METHODS[what].module, METHODS[what].card] if what != "base" else [])
     if kind in ("summarize",):
@@ -137,8 +139,8 @@ def test_adding_a_method_leaves_every_existing_stage_as_it_was():
     for name, block in fewer.items():  # a stage imports the registrations of what it runs, nothing else
         kind, _, what = name.partition("-")
         own = {f"pinpoint/tuning/methods/{what}.py"} if kind in ("tune", "evaluate") and what != "base" else set()
-        if name in ("tune-random", "evaluate-random"):
-            own.add("pinpoint/tuning/methods/spt.py")  # random reads SPT's settings
+        if name in ("tune-random", "evaluate-random", "tune-steer_heads"):
+            own.add("pinpoint/tuning/methods/spt.py")  # SPT's settings: random's, and its k of heads
         if name == "validate":
             own = {"pinpoint/tuning/methods/spt.py"}
         deps = {line.strip("- ").strip() for line in block if line.strip().startswith("- pinpoint/")}
