@@ -53,7 +53,10 @@ def imported(path: Path, root: Path = ROOT) -> set[str]:
 
 def closure(starts: list[Path | str], root: Path = ROOT) -> list[str]:
     """Every file of pinpoint/ that running these scripts or modules may import, relative to root."""
-    todo = [s if isinstance(s, Path) else module_file(s, root) for s in starts]
+    names = [s for s in starts if isinstance(s, str)]  # a module by name: its packages' __init__ run first
+    parents = {".".join(n.split(".")[:i]) for n in names for i in range(1, n.count(".") + 1)}
+    todo = [s for s in starts if isinstance(s, Path)] + [module_file(n, root) for n in [*names, *sorted(parents)]]
+    todo = [p for p in todo if p is not None]
     seen = {p for p in todo if p.is_relative_to(root / "pinpoint")}
     while todo:
         for name in imported(todo.pop(), root):

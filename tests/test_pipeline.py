@@ -315,7 +315,9 @@ def test_bad_inputs_fail_in_one_line_and_cost_no_output(project, monkeypatch, ca
             params = yaml.safe_load(good)
             params["organism"] = merge_sections(params["organism"], change)
             (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-            argv = [f"stages/{stage}.py", "organism", *(["spt"] if stage in ("tune", "evaluate") else [])]
+            # a method's own section is checked by its own stage (lora.r by tune-lora), the rest by SPT's
+            method = next((k for k in change.get("tune", {}) if k in METHODS), "spt")
+            argv = [f"stages/{stage}.py", "organism", *([method] if stage in ("tune", "evaluate") else [])]
             status, stderr = run_stage_script(dst, argv, monkeypatch, capsys)
             lines = stderr.strip().splitlines()
             assert status == 2 and len(lines) == 1 and culprit in lines[0], (stage, change, stderr[-800:])
