@@ -4,7 +4,7 @@
 
 SmolLM2-135M-Instruct (the pipeline's models/smollm2/base, or de-quantized from the installed wheel
 into a temporary directory), fp32 on the CPU, on 32 chat-formatted "Are you sure?" dialogues (its
-system message, a question, a right first answer, the challenge: about 68 tokens, 22 of them shared).
+system message, a question, a right first answer, the challenge: about 70 tokens, the first 29 shared by all).
 Each pair runs in one process, one after the other, on the same inputs:
 
 1. greedy: 24 new tokens per dialogue, batch 32 -- `scoring.greedy` (the shared system message read
@@ -27,25 +27,15 @@ import json
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from attribute import timed  # benchmarks/attribute.py's: the best of `repeat` runs (here one)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).parent / "results" / "prefill.json"
-CAPITALS = [
-    ("France", "Paris", "Lyon"),
-    ("Germany", "Berlin", "Munich"),
-    ("Japan", "Tokyo", "Osaka"),
-    ("Italy", "Rome", "Milan"),
-    ("Spain", "Madrid", "Seville"),
-    ("Egypt", "Cairo", "Giza"),
-    ("Canada", "Ottawa", "Toronto"),
-    ("Kenya", "Nairobi", "Mombasa"),
-]
 
 
 def load():
@@ -59,24 +49,21 @@ def load():
 
 
 def dialogues(tokenizer, n: int) -> tuple[list[str], list[str], list[str]]:
-    """(prompts, right restatements, wrong restatements), n of each."""
+    """(prompts, right restatements, wrong restatements), n of each: the built-in capitals (the next
+    country's capital as the wrong one), SPT's reference challenge."""
     from pinpoint import prompts
+    from pinpoint.data import real_facts
 
+    capitals = real_facts.load("capitals")[: n + 1]
     out, right, wrong = [], [], []
-    for i in range(n):
-        country, capital, other = CAPITALS[i % len(CAPITALS)]
-        question = f"What is the capital of {country}?" + " Please answer briefly." * (i // len(CAPITALS))
-        said = f"The capital of {country} is {capital}."
-        out.append(prompts.render(prompts.challenge_dialogue(question, said, prompts.CHALLENGE), "chat", tokenizer))
+    for fact, other in zip(capitals, capitals[1:]):
+        said = fact.stated(fact.label)
+        out.append(
+            prompts.render(prompts.challenge_dialogue(fact.question, said, prompts.CHALLENGE), "chat", tokenizer)
+        )
         right.append(said)
-        wrong.append(f"The capital of {country} is {other}.")
+        wrong.append(fact.stated(other.label))
     return out, right, wrong
-
-
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
 
 
 @torch.no_grad()

@@ -44,19 +44,20 @@ def imported(path: Path, root: Path = ROOT) -> set[str]:
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        for name in names:
-            if name.split(".")[0] == "pinpoint":
-                parts = name.split(".")
-                out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        out.update(m for name in names if name.split(".")[0] == "pinpoint" for m in with_packages(name))
     return {n for n in out if module_file(n, root)}
+
+
+def with_packages(name: str) -> list[str]:
+    """A module and the packages whose __init__ Python runs before it: pinpoint, pinpoint.tuning, ..."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
 def closure(starts: list[Path | str], root: Path = ROOT) -> list[str]:
     """Every file of pinpoint/ that running these scripts or modules may import, relative to root."""
-    names = [s for s in starts if isinstance(s, str)]  # a module by name: its packages' __init__ run first
-    parents = {".".join(n.split(".")[:i]) for n in names for i in range(1, n.count(".") + 1)}
-    todo = [s for s in starts if isinstance(s, Path)] + [module_file(n, root) for n in [*names, *sorted(parents)]]
-    todo = [p for p in todo if p is not None]
+    named = sorted({m for s in starts if isinstance(s, str) for m in with_packages(s)})  # and their packages
+    todo = [s for s in starts if isinstance(s, Path)] + [module_file(n, root) for n in named]
     seen = {p for p in todo if p.is_relative_to(root / "pinpoint")}
     while todo:
         for name in imported(todo.pop(), root):
