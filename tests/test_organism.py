@@ -94,8 +94,12 @@ def test_the_organism_trains_to_the_same_bytes_on_one_thread_and_two(tmp_path):
 
     for threads in (1, 2):
         (tmp_path / str(threads)).mkdir()
-        done = subprocess.run([sys.executable, "-c", TRAIN_ONE, str(tmp_path / str(threads)), str(threads)],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", TRAIN_ONE, str(tmp_path / str(threads)), str(threads)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert done.stdout.split()[-1] == str(threads)
     for f in ("model.safetensors", "train_log.json"):
         assert (tmp_path / "1" / f).read_bytes() == (tmp_path / "2" / f).read_bytes(), f
