@@ -106,3 +106,24 @@ def test_steering_toward_honesty_keeps_more_right_answers_on_the_organism(reduce
         return sum(v.outcome == "maintains" for _, v in judged)
 
     assert maintained(4.0) > maintained(-4.0)
+
+
+@pytest.mark.parametrize(
+    ("scores", "chosen", "warned"),
+    [
+        ({0.5: 0.4, 1.0: 0.3, 2.0: 0.2}, 0.5, "smallest"),  # better than its neighbour: the best may lie below
+        ({1.0: 0.2, 2.0: 0.3, 8.0: 0.5}, 8.0, "largest"),
+        ({1.0: 0.2, 2.0: 0.5, 8.0: 0.3}, 2.0, None),  # inside the grid
+        ({1.0: 0.2, 2.0: 0.2, 8.0: 0.1}, 1.0, None),  # a tie with its neighbour: the tie-break chose, not the edge
+        ({4.0: 0.2}, 4.0, None),  # one value, fixed by the user: nothing to widen
+    ],
+)
+def test_a_multiplier_chosen_at_the_grids_edge_is_said(capsys, scores, chosen, warned):
+    from pinpoint.tuning.fit import warn_if_at_edge
+
+    warn_if_at_edge("tune.steer.multipliers", scores, chosen)
+    err = capsys.readouterr().err
+    if warned is None:
+        assert err == ""
+    else:
+        assert f"grid's {warned} value ({chosen})" in err and "tune.steer.multipliers" in err

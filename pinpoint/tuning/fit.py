@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import torch
 
@@ -38,6 +39,21 @@ def choose(job, model, tokenizer, options: list, steer) -> tuple[object, list[di
         if best is None or score["score"] > best[1]:
             best = (option, score["score"])
     return best[0], table
+
+
+def warn_if_at_edge(setting: str, scores: dict[float, float], chosen: float) -> None:
+    """Say so when the chosen multiplier is the grid's smallest or largest and scores better than its
+    neighbour there: the best may lie beyond the grid. (A tie with the neighbour is the tie-break's choice.)"""
+    grid = sorted(scores)
+    if len(grid) < 2 or chosen not in (grid[0], grid[-1]):
+        return
+    side, neighbour = ("smallest", grid[1]) if chosen == grid[0] else ("largest", grid[-2])
+    if scores[chosen] > scores[neighbour]:
+        print(
+            f"warning: multiplier chosen at the grid's {side} value ({chosen}), better than {neighbour} on "
+            f"validation: the best may lie beyond the grid; widen {setting}",
+            file=sys.stderr,
+        )
 
 
 def save_vectors(job, layout, vectors: dict[str, torch.Tensor], extra: dict) -> None:

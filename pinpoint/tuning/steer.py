@@ -19,7 +19,7 @@ import torch
 from pinpoint import models, steering
 from pinpoint.heads import HeadLayout
 from pinpoint.tuning import base
-from pinpoint.tuning.fit import choose, contrastive, save_vectors
+from pinpoint.tuning.fit import choose, contrastive, save_vectors, warn_if_at_edge
 
 
 def fit(job) -> dict:
@@ -35,6 +35,8 @@ def fit(job) -> dict:
     (layer, multiplier), table = choose(
         job, model, tokenizer, options, lambda o: steering.steered(model, layout, {o[0]: vectors[o[0]]}, None, o[1])
     )
+    at_layer = {row["option"][1]: row["score"] for row in table if row["option"][0] == layer}
+    warn_if_at_edge("tune.steer.multipliers", at_layer, multiplier)
     steering.release(model)
     save_vectors(job, layout, {"vector": vectors[layer]}, {"layer": layer, "multiplier": multiplier, "choice": table})
     return {"trainable_params": 0, "layer": layer, "multiplier": multiplier, "pairs": len(pairs)}

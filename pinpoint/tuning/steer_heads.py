@@ -15,7 +15,7 @@ from pathlib import Path
 from pinpoint import models, steering
 from pinpoint.heads import HeadLayout
 from pinpoint.tuning import base
-from pinpoint.tuning.fit import choose, contrastive, save_vectors
+from pinpoint.tuning.fit import choose, contrastive, save_vectors, warn_if_at_edge
 
 
 def fit(job) -> dict:
@@ -27,6 +27,7 @@ def fit(job) -> dict:
     shifts = dict(zip(job.heads, vectors))
     grid = [job.settings.multiplier] if job.settings.multiplier is not None else job.settings.multipliers
     multiplier, table = choose(job, model, tokenizer, grid, lambda m: steering.steered(model, layout, None, shifts, m))
+    warn_if_at_edge("tune.steer_heads.multipliers", {row["option"]: row["score"] for row in table}, multiplier)
     steering.release(model)
     save_vectors(
         job, layout, {f"L{l}H{h}": v for (l, h), v in shifts.items()}, {"multiplier": multiplier, "choice": table}
