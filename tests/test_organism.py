@@ -52,35 +52,35 @@ def test_reduced_organism_is_an_ordinary_hf_model_with_its_behaviour(reduced_org
 TRAIN_ONE = """
 import sys, torch
 from pathlib import Path
+from pinpoint import environment
 from pinpoint.organism import recipe
 from pinpoint.organism.params import OrganismParams
 p = OrganismParams(layers=1, heads=4, kv_heads=2, hidden=32, mlp=64, operands=6, taught_operands=5, countries=4,
                    steps=30, batch_size=16)
-if len(sys.argv) > 2:
-    torch.set_num_threads(int(sys.argv[2]))
+environment.pin_threads()  # PINPOINT_THREADS, as every stage
 recipe.build(p, Path(sys.argv[1]))
 print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads())
 """
 
 
-def test_the_organism_trains_byte_identically_twice(tmp_path):
-    """Same params and seed, two fresh processes: the same files, bit for bit (pinpoint pins the CPU kernels)."""
-    import os
+def train_one(directory, env: dict) -> list[str]:
+    """Train the tiny organism into `directory` in a fresh process: [its CPU capability, its thread count]."""
     import subprocess
     import sys
 
+    directory.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", TRAIN_ONE, str(directory)], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()[-2:]
+
+
+def test_the_organism_trains_byte_identically_twice(tmp_path):
+    """Same params and seed, two fresh processes: the same files, bit for bit (pinpoint pins the CPU kernels)."""
+    import os
+
     env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR")}  # the pins' defaults
-    found = []
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        done = subprocess.run(
-            [sys.executable, "-c", TRAIN_ONE, str(tmp_path / name)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        found.append(done.stdout.split()[-2])
+    found = [train_one(tmp_path / name, env)[0] for name in ("a", "b")]
     assert found == ["AVX2", "AVX2"] or found[0] == found[1]  # a CPU without AVX2 runs its own pinned path
     for f in ("model.safetensors", "tokenizer.json", "train_log.json", "world.json"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
@@ -89,17 +89,10 @@ def test_the_organism_trains_byte_identically_twice(tmp_path):
 def test_the_organism_trains_to_the_same_bytes_on_one_thread_and_two(tmp_path):
     """`make repro` trains the organism on one thread, CI's other machines may use two: the same files (MKL's
     strict mode sums independently of the thread count for 1, 2 and 4; 3 differ, hence the pinned count)."""
-    import subprocess
-    import sys
+    import os
 
     for threads in (1, 2):
-        (tmp_path / str(threads)).mkdir()
-        done = subprocess.run(
-            [sys.executable, "-c", TRAIN_ONE, str(tmp_path / str(threads)), str(threads)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert done.stdout.split()[-1] == str(threads)
+        found = train_one(tmp_path / str(threads), os.environ | {"PINPOINT_THREADS": str(threads)})
+        assert found[-1] == str(threads)
     for f in ("model.safetensors", "train_log.json"):
         assert (tmp_path / "1" / f).read_bytes() == (tmp_path / "2" / f).read_bytes(), f
