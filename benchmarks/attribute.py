@@ -22,8 +22,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pinpoint import models, patching, readout  # noqa: E402
-from pinpoint.heads import HeadLayout  # noqa: E402
+from pinpoint.attribution import patching, readout  # noqa: E402
+from pinpoint.models import loading
+from pinpoint.models.heads import HeadLayout  # noqa: E402
 from pinpoint.paths import Paths  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "attribute.json"
@@ -76,18 +77,18 @@ def compare(name, model, batch, tokens, k, mode="path", naive_repeat=1, repeat=3
 def organism_case(device) -> list[dict]:
     paths = Paths("organism")
     base = paths.base
-    if not (base / models.MANIFEST).exists():
+    if not (base / loading.MANIFEST).exists():
         print(f"{base} not found: run `make repro` first; skipping the organism", file=sys.stderr)
         return []
-    from pinpoint import attribution
+    from pinpoint.attribution import select
     from pinpoint.data import schema
 
-    model, tok = models.load(base, device=device)
+    model, tok = loading.load(base, device=device)
     records = [r for r in schema.read(paths.filtered / "are_you_sure.jsonl") if r["split"] == "train"]
     records.sort(key=lambda r: not r["metadata"]["first_correct"])  # as the attribute stage orders them
-    ref, cf = attribution.challenge_pairs(records, 64, "plain", tok, attribution.COUNTERFACTUALS["affirmation"])
-    (batch,) = attribution.make_batches(tok, ref, cf, 64, model.device)
-    tokens = attribution.reply_tokens(tok, ref[0], "plain", "Apologies", "Yes")
+    ref, cf = select.challenge_pairs(records, 64, "plain", tok, select.COUNTERFACTUALS["affirmation"])
+    (batch,) = select.make_batches(tok, ref, cf, 64, model.device)
+    tokens = select.reply_tokens(tok, ref[0], "plain", "Apologies", "Yes")
     k = max(1, round(0.04 * HeadLayout.of(model).n_total))
     return [compare("organism", model, batch, tokens, k, mode, naive_repeat=2) for mode in ("path", "activation")]
 
@@ -121,7 +122,7 @@ def main():
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quick", action="store_true", help="fewer prompts (a smoke run)")
     args = parser.parse_args()
-    device = models.resolve_device(args.device)
+    device = loading.resolve_device(args.device)
     torch.set_grad_enabled(True)
     rows = organism_case(device)
     rows += config_case(device, hidden=128, prompts=8 if args.quick else 16, length=48, name="llama-24x16-d128")
@@ -129,7 +130,7 @@ def main():
         rows += config_case(device, hidden=1024, prompts=32, length=128, name="llama-24x16-d1024")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"device": str(device), "torch": torch.__version__, "rows": rows}, indent=2) + "\n")
-    from pinpoint.report import markdown_table
+    from pinpoint.figures.tables import markdown_table
 
     print(
         "\n"

@@ -1,4 +1,4 @@
-"""Benchmark: reading shared beginnings once (pinpoint.prefill) against reading every prompt whole.
+"""Benchmark: reading shared beginnings once (pinpoint.models.shared_prefix) against reading every prompt whole.
 
   python benchmarks/prefill.py [--quick]
 
@@ -39,13 +39,13 @@ OUT = Path(__file__).parent / "results" / "prefill.json"
 
 
 def load():
-    from pinpoint import model_files, models
+    from pinpoint.models import gguf, loading
 
     base = ROOT / "models/smollm2/base"
-    if not (base / models.MANIFEST).exists():
+    if not (base / loading.MANIFEST).exists():
         base = Path(tempfile.mkdtemp()) / "smollm2"
-        model_files.convert_gguf(model_files.smollm2_file(), base, model_files.SMOLLM2)
-    return models.load(base, device="cpu")
+        gguf.convert_gguf(gguf.smollm2_file(), base, gguf.SMOLLM2)
+    return loading.load(base, device="cpu")
 
 
 def dialogues(tokenizer, n: int) -> tuple[list[str], list[str], list[str]]:
@@ -68,8 +68,8 @@ def dialogues(tokenizer, n: int) -> tuple[list[str], list[str], list[str]]:
 
 @torch.no_grad()
 def plain_greedy(model, tokenizer, texts, new_tokens):
-    from pinpoint.scoring import end_of_turn, end_of_turn_ids
-    from pinpoint.tokens import encode_prompt, left_pad
+    from pinpoint.models.scoring import end_of_turn, end_of_turn_ids
+    from pinpoint.models.tokens import encode_prompt, left_pad
 
     ids, mask = left_pad([encode_prompt(tokenizer, t) for t in texts], tokenizer.pad_token_id, "cpu")
     gen = model.generate(
@@ -85,8 +85,8 @@ def plain_greedy(model, tokenizer, texts, new_tokens):
 
 @torch.no_grad()
 def plain_samples(model, tokenizer, texts, n, new_tokens):
-    from pinpoint.scoring import end_of_turn_ids
-    from pinpoint.tokens import encode_prompt, left_pad
+    from pinpoint.models.scoring import end_of_turn_ids
+    from pinpoint.models.tokens import encode_prompt, left_pad
 
     torch.manual_seed(0)
     ids, mask = left_pad([encode_prompt(tokenizer, t) for t in texts], tokenizer.pad_token_id, "cpu")
@@ -105,7 +105,7 @@ def plain_samples(model, tokenizer, texts, n, new_tokens):
 @torch.no_grad()
 def plain_logprobs(model, tokenizer, texts, completions):
     """Every (prompt, continuation) read whole, all in one left-padded batch (as scoring did before)."""
-    from pinpoint.tokens import encode_completion, encode_prompt, forward, left_pad
+    from pinpoint.models.tokens import encode_completion, encode_prompt, forward, left_pad
 
     pairs = [(encode_prompt(tokenizer, t), encode_completion(tokenizer, c)) for t, c in zip(texts, completions)]
     ids, mask = left_pad([h + t for h, t in pairs], tokenizer.pad_token_id, "cpu")
@@ -121,7 +121,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    from pinpoint import environment, prompts, scoring
+    from pinpoint import environment, prompts
+    from pinpoint.models import scoring
 
     environment.pin_threads()
     model, tokenizer = load()

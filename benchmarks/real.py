@@ -61,10 +61,10 @@ HEADS = [(14, 3), (16, 0), (17, 5), (19, 2), (20, 7), (22, 1), (23, 4), (25, 8),
 
 
 def convert(directory: Path):
-    """De-quantize once, as the model stage does (pinpoint.model_files), into a directory each subprocess loads."""
-    from pinpoint import model_files
+    """De-quantize once, as the model stage does (pinpoint.models.gguf), into a directory each subprocess loads."""
+    from pinpoint.models import gguf
 
-    model_files.convert_gguf(model_files.smollm2_file(), directory, model_files.SMOLLM2)
+    gguf.convert_gguf(gguf.smollm2_file(), directory, gguf.SMOLLM2)
     return load_plain(directory)
 
 
@@ -119,16 +119,16 @@ def reset_peak_rss() -> bool:
 
 
 def tune_one(directory: Path, method: str, steps: int, fast: bool, n_examples: int) -> dict:
-    from pinpoint.heads import HeadLayout
-    from pinpoint.tuning import loop, train
-    from pinpoint.tuning.data import encode
+    from pinpoint.models.heads import HeadLayout
+    from pinpoint.tuning import job, loop
+    from pinpoint.tuning.examples import encode
 
     before = current_rss()
     model, tokenizer = load_plain(directory)
     examples = [encode(tokenizer, messages, reply, "chat") for messages, reply in dialogues(n_examples)]
     layout = HeadLayout.of(model)
     torch.manual_seed(0)
-    model, trainable, _ = train.prepare(method, model, layout, HEADS if method == "spt" else [])
+    model, trainable, _ = job.prepare(method, model, layout, HEADS if method == "spt" else [])
     stamps = []  # the loop collates once per step: the time between collations is one step
     collate = loop.collate
 
@@ -139,10 +139,10 @@ def tune_one(directory: Path, method: str, steps: int, fast: bool, n_examples: i
     loop.collate = stamped
     ready = current_rss()
     exact_peak = reset_peak_rss()
-    lr = train.METHODS[method].settings().lr  # each method's registered default
+    lr = job.METHODS[method].settings().lr  # each method's registered default
     recipe = loop.Recipe(steps=steps, lr=lr, mixed_precision="no", desc=f"{method}{'' if fast else ' plain'}")
-    batching = train.Batching(BATCH, tokenizer.pad_token_id)
-    curve = train.train_examples(model, trainable, examples, recipe, batching, train.LossPath(fast))
+    batching = job.Batching(BATCH, tokenizer.pad_token_id)
+    curve = job.train_examples(model, trainable, examples, recipe, batching, job.LossPath(fast))
     stamps.append(time.perf_counter())
     peak = peak_rss() if exact_peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     seconds = [b - a for a, b in zip(stamps, stamps[1:])]
@@ -190,9 +190,10 @@ def in_subprocess(directory: Path, method: str, steps: int, fast: bool, n_exampl
 
 
 def attribution(model, tokenizer, n_prompts: int, n_sampled: int) -> dict:
-    from pinpoint import patching, prompts, readout
-    from pinpoint.heads import HeadLayout
-    from pinpoint.tokens import encode_prompt, first_reply_token, left_pad
+    from pinpoint import prompts
+    from pinpoint.attribution import patching, readout
+    from pinpoint.models.heads import HeadLayout
+    from pinpoint.models.tokens import encode_prompt, first_reply_token, left_pad
 
     layout = HeadLayout.of(model)
     ref_text, cf_text = [], []

@@ -42,9 +42,10 @@ def run_one(method: str, device_name: str, steps: int) -> dict:
     """Train `steps` steps of one method in this process; measure."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from pinpoint.heads import HeadLayout
-    from pinpoint.models import resolve_device
-    from pinpoint.tuning import spt, train
+    from pinpoint.methods.spt import method
+    from pinpoint.models.heads import HeadLayout
+    from pinpoint.models.loading import resolve_device
+    from pinpoint.tuning import job
 
     device = resolve_device(device_name)
     before = current_rss()
@@ -59,8 +60,8 @@ def run_one(method: str, device_name: str, steps: int) -> dict:
     )
     model = LlamaForCausalLM(config).to(device)
     layout = HeadLayout.of(model)
-    heads = spt.random_heads(layout, round(0.04 * layout.n_total), 0)
-    model, trainable, _ = train.prepare(method, model, layout, heads)
+    heads = method.random_heads(layout, round(0.04 * layout.n_total), 0)
+    model, trainable, _ = job.prepare(method, model, layout, heads)
     opt = torch.optim.AdamW(trainable, lr=1e-4)
     ids = torch.randint(0, 32000, (2, 64), device=device)
     if device.type == "cuda":
@@ -110,8 +111,8 @@ def main():
         r["optimizer_state_vs_sft"] = round(r["optimizer_state_bytes"] / sft["optimizer_state_bytes"], 4)
         r["peak_memory_vs_sft"] = round(r["peak_memory_bytes"] / sft["peak_memory_bytes"], 3)
         r["step_time_vs_sft"] = round(r["step_seconds"] / sft["step_seconds"], 3)
-    from pinpoint.models import resolve_device
-    from pinpoint.report import markdown_table
+    from pinpoint.figures.tables import markdown_table
+    from pinpoint.models.loading import resolve_device
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"device": str(resolve_device(args.device)), "rows": rows}, indent=2) + "\n")

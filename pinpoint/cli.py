@@ -26,8 +26,8 @@ from pathlib import Path
 
 from pinpoint.arguments import at_least, probe_rows, sycophancy_eval_entries
 from pinpoint.errors import UserError
-from pinpoint.evaluation import SUITES, SYCOPHANCY_EVAL_KINDS
 from pinpoint.paths import DEFAULT_CONFIG, Paths
+from pinpoint.registry.suites import SUITES, SYCOPHANCY_EVAL_KINDS
 
 
 class Parser(argparse.ArgumentParser):
@@ -39,25 +39,26 @@ class Parser(argparse.ArgumentParser):
 
 
 def cmd_eval(args) -> int:
-    from pinpoint import checkpoints, results
-    from pinpoint.data import io
     from pinpoint.evaluation import context
+    from pinpoint.figures import results
+    from pinpoint.figures.tables import markdown_table, summary_table
     from pinpoint.files import write_text
-    from pinpoint.report import markdown_table, summary_table
+    from pinpoint.models import checkpoints
+    from pinpoint.params import EvaluateParams
+    from pinpoint.params_errors import parse
 
     data = Path(args.data)
-    ctx = context.Context(
-        data,
-        io.read_meta(data)["format"],
-        split=args.split,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        reply_tokens=args.max_new_tokens,
-        max_items=args.max_items,
-        format_floor=args.format_floor,
-        sycophancy_eval=sycophancy_eval_entries(args.sycophancy_eval, args.kind),
-        perez=args.perez,
-    )
+    settings = {
+        "suites": args.suites,
+        "split": args.split,
+        "batch_size": args.batch_size,
+        "max_new_tokens": args.max_new_tokens,
+        "max_items": args.max_items,
+        "format_floor": args.format_floor,
+        "external": {"sycophancy_eval": sycophancy_eval_entries(args.sycophancy_eval, args.kind), "perez": args.perez},
+    }
+    ev = parse(EvaluateParams, settings, "pinpoint eval")  # an `evaluate` section, as params.yaml spells one
+    ctx = context.Context.from_params(ev, args.max_new_tokens, data)
     found = context.parts(args.suites, ctx, ("--sycophancy-eval", "--perez"))  # read and checked before a model loads
     empty = [s for s in args.suites if not any(name == s for _, name, _ in found)]
     if empty:
@@ -77,17 +78,17 @@ def cmd_eval(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from pinpoint import show
+    from pinpoint.figures import show
 
     print(show.side_by_side(Paths(args.config), args.models, args.suite, args.changed, args.n, args.run))
     return 0
 
 
 def cmd_heads(args) -> int:
-    from pinpoint.report import markdown_table
+    from pinpoint.figures.tables import markdown_table
     from pinpoint.stage import read_json
 
-    data = read_json(Paths(args.config).metrics / "heads.json")
+    data = read_json(Paths(args.config).metric("heads"))
     named = {f"L{l}H{h}": s for l, row in enumerate(data["scores"]) for h, s in enumerate(row)}
     ranked = sorted(named.items(), key=lambda kv: kv[1])[: args.n]
     selected = set(data["selected"])
@@ -98,7 +99,8 @@ def cmd_heads(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from pinpoint import experiments, params, tables
+    from pinpoint import experiments, params
+    from pinpoint.figures import report
 
     configs = args.config or params.configs()
     if args.exp:
@@ -108,20 +110,21 @@ def cmd_report(args) -> int:
     if args.csv:
         import pandas as pd
 
-        from pinpoint import results
+        from pinpoint.figures import results
 
-        frame = pd.concat([results.frame(c) for c in configs if (Paths(c).metrics / "eval.json").exists()])
+        frame = pd.concat([results.frame(c) for c in configs if (Paths(c).metric("eval")).exists()])
         frame.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
         return 0
     if args.html:
+        from pinpoint.figures import page
         from pinpoint.files import write_text
 
         for config in configs:
             out = Path(args.html) if len(configs) == 1 else Path(args.html) / f"{config}.html"
-            write_text(out, tables.page(Paths(config)))
+            write_text(out, page.of_config(Paths(config)))
             print(f"wrote {out}")
         return 0
-    shown = [tables.configuration(Paths(config)) for config in configs]
+    shown = [report.configuration(Paths(config)) for config in configs]
     if not any(shown):
         print("no metrics yet: run `make repro` (or `dvc repro`) first", file=sys.stderr)
         return 1
@@ -131,11 +134,11 @@ def cmd_report(args) -> int:
 
 def cmd_check(args) -> int:
     from pinpoint import params
-    from pinpoint.evaluation.gate import missed
+    from pinpoint.figures.gate import missed
     from pinpoint.stage import read_json
 
     bounds = params.load("checks", args.config, args.params).bounds
-    problems = missed(read_json(Paths(args.config).metrics / "eval.json"), bounds)
+    problems = missed(read_json(Paths(args.config).metric("eval")), bounds)
     for line in problems:
         print(f"check failed: {line}", file=sys.stderr)
     if not problems:
@@ -144,15 +147,15 @@ def cmd_check(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from pinpoint import checkpoints, models
     from pinpoint.files import atomic_dir
-    from pinpoint.tuning import METHODS
+    from pinpoint.models import checkpoints, loading
+    from pinpoint.registry.methods import METHODS
 
     out, tuned = Path(args.out).resolve(), Path(args.tuned).resolve()
     bases = {Paths(c).base.resolve() for c in ("organism", "smollm2")}
     if out == tuned or out in bases or (out.exists() and any(out.iterdir()) and not args.force):
         raise UserError(f"{args.out} exists (or is the input or a base); choose a new directory or pass --force")
-    manifest = models.read_manifest(args.tuned)
+    manifest = loading.read_manifest(args.tuned)
     impl = METHODS[manifest["kind"]].implementation() if manifest["kind"] in METHODS else None
     if impl is not None and hasattr(impl, "merge"):  # steering: the shift baked into a bias
         try:
@@ -164,13 +167,13 @@ def cmd_merge(args) -> int:
     with atomic_dir(args.out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        models.write_manifest(tmp, {"kind": "full", "merged_from": str(args.tuned)})
+        loading.write_manifest(tmp, {"kind": "full", "merged_from": str(args.tuned)})
     print(f"wrote {args.out}: an ordinary HF model directory")
     return 0
 
 
 def cmd_probe(args) -> int:
-    from pinpoint import probe
+    from pinpoint.probing import probe
     from pinpoint.prompts import render, reply_text
 
     rows = probe_rows(args)
@@ -195,7 +198,7 @@ def cmd_probe(args) -> int:
 
 
 def cmd_drift(args) -> int:
-    from pinpoint import drift
+    from pinpoint.figures import drift
 
     found = drift.differences(args.config)
     for line in found[: args.n]:

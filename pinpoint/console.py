@@ -24,7 +24,7 @@ def print_table(title: str, rows: dict[str, dict], first: str = "") -> None:
 
 def headline(summary: dict) -> str:
     """Each model's summary figures (values only) of an eval.json-like summary, as one table."""
-    from pinpoint.evaluation import summary_metrics
+    from pinpoint.registry.suites import summary_metrics
 
     rows = {}
     for model, parts in summary.items():

@@ -19,6 +19,8 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pinpoint.paths import Paths
+
 ROOT = Path(__file__).resolve().parents[1]
 C = "${item}"  # the configuration, in dvc.yaml
 
@@ -124,91 +126,108 @@ class Stage:
 
 def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list[Stage]:
     """The stage table, for the methods params.yaml trains (the model and spec stages once per configuration:
-    each depends on its own model source's modules). Long: it is the pipeline's one listing, top to bottom."""
-    from pinpoint import model_sources, params
-    from pinpoint.evaluation import SUITES
+    each depends on its own model source's modules). Every output path comes from `Paths`, every module a stage
+    runs by name from the registry that names it. Long: it is the pipeline's one listing, top to bottom."""
+    from pinpoint import params
+    from pinpoint.evaluation.context import VALIDATED
     from pinpoint.params import TuneShared
-    from pinpoint.tuning import METHODS
+    from pinpoint.probing.best_of_n import SUITES as BEST_OF_N_SUITES
+    from pinpoint.registry.facts import FACT_SOURCES
+    from pinpoint.registry.methods import METHODS
+    from pinpoint.registry.models import MODEL_SOURCES
+    from pinpoint.registry.suites import SUITES
 
     configs = params.configs(params_path)
     raw = params.read_file(params_path)
+    p = Paths(C)
     # the keys of each configuration's model section that building reads (the spec sheet's size is the spec's)
     model_keys = {c: [f"{c}.model.{k}" for k in (raw[c].get("model") or {}) if k != "spec_facts"] for c in configs}
     # the spec sheet's size where a configuration sets one (the organism's sheet reads its own world)
     spec_keys = {
         c: [
             f"{c}.model.name",
-            *[f"{c}.model.spec_facts"] * ("spec_facts" in (raw[c].get("model") or {})),
+            *[f"{c}.model.{k}" for k in ("source", "spec_facts") if k in (raw[c].get("model") or {})],
             f"{c}.replies",
         ]
         for c in configs
     }
-    found = {c: model_sources.source_of(params.load("model", c, params_path).name) for c in configs}
-    sources, specs = {c: [s.module] for c, s in found.items()}, {c: [s.spec] for c, s in found.items()}
-
-    base, filtered, heads, pairs = (
-        f"models/{C}/base",
-        f"data/{C}/filtered",
-        f"data/{C}/heads.json",
-        f"data/{C}/pairs.jsonl",
+    # each configuration's model source: its card and code, or (source auto) every card, which `auto` asks
+    models = {c: params.load("model", c, params_path) for c in configs}
+    cards = {
+        c: [MODEL_SOURCES.card(n) for n in ([m.kind] if m.source != "auto" else MODEL_SOURCES)]
+        for c, m in models.items()
+    }
+    builds = {c: [*cards[c], MODEL_SOURCES[m.kind].module] for c, m in models.items()}
+    specs = {c: [*cards[c], MODEL_SOURCES[m.kind].spec] for c, m in models.items()}
+    # the registry entries a stage runs by name, over every configuration (a foreach stage's deps are shared)
+    facts = sorted(
+        {FACT_SOURCES.card(s.name) for c in configs for s in params.load("synthesize", c, params_path).sources}
     )
-    runners = sorted({s.module for s in SUITES.values()})
+    evaluated = sorted({s for c in configs for s in params.load("evaluate", c, params_path).suites})
+
+    def suites(names) -> list[str]:
+        return sorted({m for name in names for m in (SUITES.card(name), SUITES[name].module)})
+
+    def method_modules(name: str) -> list[str]:
+        method = METHODS[name]
+        takes_k = method.heads != "none" and method.section != "spt"  # how many heads: SPT's k
+        return [method.module, METHODS.card(name), *([METHODS.card("spt")] if takes_k else [])]
+
     out = [
-        Stage("model", "model", params=model_keys, outs=[base], configs=configs, modules=sources),
+        Stage("model", "model", params=model_keys, outs=[str(p.base)], configs=configs, modules=builds),
         Stage(
             "spec",
             "spec",
-            inputs=[base],
+            inputs=[str(p.base)],
             params=spec_keys,
-            outs=[f"data/{C}/spec_sheet.jsonl"],
-            metrics=[f"metrics/{C}/model.json"],
+            outs=[str(p.spec_sheet)],
+            metrics=[str(p.metric("model"))],
             configs=configs,
             modules=specs,
         ),
-        Stage("synthesize", "synthesize", inputs=[base], params=[f"{C}.synthesize"], outs=[f"data/{C}/synthetic"]),
+        Stage(
+            "synthesize",
+            "synthesize",
+            inputs=[str(p.base)],
+            params=[f"{C}.synthesize"],
+            outs=[str(p.synthetic)],
+            modules=facts,
+        ),
         Stage(
             "filter",
             "filter",
-            inputs=[base, f"data/{C}/synthetic"],
+            inputs=[str(p.base), str(p.synthetic)],
             params=[f"{C}.filter"],
-            outs=[filtered],
-            metrics=[f"metrics/{C}/filter.json"],
+            outs=[str(p.filtered)],
+            metrics=[str(p.metric("filter"))],
         ),
         Stage(
             "attribute",
             "attribute",
-            inputs=[base, filtered],
+            inputs=[str(p.base), str(p.filtered)],
             params=[f"{C}.attribute", f"{C}.replies"],
-            outs=[heads],
-            metrics=[f"metrics/{C}/heads.json"],
+            outs=[str(p.heads)],
+            metrics=[str(p.metric("heads"))],
             plots=[
-                {"path": f"plots/{C}/head_scores.json", "x": "score", "y": "head", "template": "bar_horizontal"},
+                {"path": str(p.plot("head_scores.json")), "x": "score", "y": "head", "template": "bar_horizontal"},
             ],
         ),
         Stage(
             "probe",
             "probe",
-            inputs=[base, filtered],
+            inputs=[str(p.base), str(p.filtered)],
             params=[f"{C}.probe", f"{C}.replies"],
-            outs=[
-                f"models/{C}/probe",
-                pairs,
-                f"data/{C}/transcripts/bon.jsonl",
-                f"data/{C}/transcripts/bon_probe.jsonl",
-            ],
-            metrics=[f"metrics/{C}/probe.json", f"metrics/{C}/bon.json"],
-            plots=[{"path": f"plots/{C}/probe.json", "x": "layer", "y": "test_auc"}],
+            outs=[str(p.probe_model), str(p.pairs), str(p.transcript("bon")), str(p.transcript("bon_probe"))],
+            metrics=[str(p.metric("probe")), str(p.metric("bon"))],
+            plots=[{"path": str(p.plot("probe.json")), "x": "layer", "y": "test_auc"}],
         ),
     ]
     shared = [f"{C}.tune.{key}" for key in TuneShared.model_fields]
     for name in methods:
         method = METHODS[name]
-        takes_heads = method.heads != "none" and method.section != "spt"
-        inputs = (
-            [base, filtered]
-            + ([heads] if method.heads != "none" else [])
-            + ([pairs] if name.startswith("steer") else [])
-        )
+        takes_k = method.heads != "none" and method.section != "spt"
+        inputs = [str(p.base), str(p.filtered)] + ([str(p.heads)] if method.heads != "none" else [])
+        inputs += [str(p.pairs)] if name.startswith("steer") else []
         out.append(
             Stage(
                 f"tune-{name}",
@@ -217,27 +236,25 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
                 inputs=inputs,
                 params=shared
                 + [f"{C}.tune.{method.section}"]
-                + ([f"{C}.tune.spt.top_k"] if takes_heads else [])  # how many heads: SPT's k, for all that take heads
+                + ([f"{C}.tune.spt.top_k"] if takes_k else [])  # how many heads: SPT's k, for all that take heads
                 + ([f"{C}.replies"] if not method.trains else []),
-                outs=[f"models/{C}/tuned/{name}"],
-                metrics=[f"metrics/{C}/tune/{name}.json"],
-                plots=[{"path": f"plots/{C}/tune/{name}.json", "x": "step"}],
-                modules=[method.module, method.card] + ([METHODS["spt"].card] if takes_heads else []),
+                outs=[str(p.tuned(name))],
+                metrics=[str(p.tune_metrics(name))],
+                plots=[{"path": str(p.tune_curve(name)), "x": "step"}],
+                modules=method_modules(name),
             )
         )
-    evaluated = ["base", *methods]
-    for name in evaluated:
-        model = [base] + ([f"models/{C}/tuned/{name}"] if name != "base" else [])
-        modules = runners + ([METHODS[name].module, METHODS[name].card] if name != "base" else [])
+    for name in ["base", *methods]:
+        model = [str(p.base)] + ([str(p.tuned(name))] if name != "base" else [])
         out.append(
             Stage(
                 f"evaluate-{name}",
                 "evaluate",
                 name,
-                inputs=[*model, filtered, f"models/{C}/probe", "external"],
+                inputs=[*model, str(p.filtered), str(p.probe_model), "external"],
                 params=[f"{C}.evaluate", f"{C}.replies"],
-                outs=[f"data/{C}/transcripts/{name}.jsonl"],
-                modules=modules,
+                outs=[str(p.transcript(name))],
+                modules=suites(evaluated) + (method_modules(name) if name != "base" else []),
             )
         )
     if "spt" in methods:  # every choice is made on the validation split (the sweep compares this)
@@ -245,35 +262,35 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
             Stage(
                 "validate",
                 "validate",
-                inputs=[base, f"models/{C}/tuned/spt", filtered],
+                inputs=[str(p.base), str(p.tuned("spt")), str(p.filtered)],
                 params=[f"{C}.evaluate", f"{C}.replies"],
-                metrics=[f"metrics/{C}/validation.json"],
-                modules=runners + [METHODS["spt"].module, METHODS["spt"].card],
+                metrics=[str(p.metric("validation"))],
+                modules=suites(VALIDATED) + method_modules("spt"),
             )
         )
-    transcripts = [f"data/{C}/transcripts/{n}.jsonl" for n in [*evaluated, "bon", "bon_probe"]]
+    transcripts = [str(p.transcript(n)) for n in ["base", *methods, "bon", "bon_probe"]]
     out.append(
         Stage(
             "summarize",
             "summarize",
             inputs=[
                 *transcripts,
-                f"metrics/{C}/model.json",
-                f"metrics/{C}/heads.json",
-                *(f"plots/{C}/tune/{m}.json" for m in methods),
+                str(p.metric("model")),
+                str(p.metric("heads")),
+                *(str(p.tune_curve(m)) for m in methods),
             ],
             params=[f"{C}.evaluate.format_floor"],
-            outs=[f"metrics/{C}/summary.md", f"data/{C}/report.html"],
-            metrics=[f"metrics/{C}/eval.json"],
-            plots=[f"plots/{C}/eval.png", f"plots/{C}/pressure.png", f"plots/{C}/heads.png"],
-            modules=runners,
+            outs=[str(p.summary), str(p.report)],
+            metrics=[str(p.metric("eval"))],
+            plots=[str(p.plot("eval.png")), str(p.plot("pressure.png")), str(p.plot("heads.png"))],
+            modules=[SUITES.card(s) for s in sorted({*evaluated, *BEST_OF_N_SUITES})],
         )
     )
     out.append(
         Stage(
             "check",
             "check",
-            inputs=[f"metrics/{C}/eval.json"] + ([f"metrics/{C}/validation.json"] if "spt" in methods else []),
+            inputs=[str(p.metric("eval"))] + ([str(p.metric("validation"))] if "spt" in methods else []),
             params=[f"{C}.checks"],
         )
     )

@@ -168,7 +168,7 @@ def best(found: dict[str, dict]) -> str | None:
 def table(config: str, split: str | None = None) -> str:
     """One table of every experiment: its validation figures (validation.json; eval.json with split eval),
     its selection score, and which one the rule picks."""
-    from pinpoint import report
+    from pinpoint.figures import tables
 
     found = experiments(config, "eval.json" if split == "eval" else "validation.json")
     if not found:
@@ -178,7 +178,7 @@ def table(config: str, split: str | None = None) -> str:
 
     def figures(metrics: dict) -> dict:
         return {
-            column: report.interval(metrics[suite][metric], 2) if metric in metrics.get(suite, {}) else "—"
+            column: tables.interval(metrics[suite][metric], 2) if metric in metrics.get(suite, {}) else "—"
             for suite, metric, column in FIGURES
         }
 
@@ -198,7 +198,7 @@ def table(config: str, split: str | None = None) -> str:
     )
     return (
         f"## {config}: experiments ({'eval' if split == 'eval' else 'validation'} split)\n\n{rule}\n\n"
-        + report.markdown_table(rows, "experiment")
+        + tables.markdown_table(rows, "experiment")
     )
 
 
@@ -209,7 +209,7 @@ def spread(config: str, keys: list[str]) -> str:
     """The organism's figures per seed experiment, beside the workspace's (the committed seed), and each
     figure's range over all of them: the gate's bounds must hold at every seed. `keys` are gate keys
     (model.suite.metric or model-other.suite.metric); an interval shows as value [low, high]."""
-    from pinpoint import report, results
+    from pinpoint.figures import results, tables
 
     found = experiments(config, "eval.json")
     runs = {}
@@ -225,10 +225,10 @@ def spread(config: str, keys: list[str]) -> str:
     for key in keys:
         figs = {run: results.value_of(metrics, key) for run, metrics in sorted(runs.items())}
         values = [f["value"] for f in figs.values() if f and f.get("value") is not None]
-        row = {run: report.interval(f, 3) if f else "" for run, f in figs.items()}
+        row = {run: tables.interval(f, 3) if f else "" for run, f in figs.items()}
         row["range"] = f"{min(values):.3f} – {max(values):.3f}" if values else ""
         rows[key] = row
-    return f"## {config}: the table over organism seeds ({len(runs)} runs)\n\n" + report.markdown_table(rows, "figure")
+    return f"## {config}: the table over organism seeds ({len(runs)} runs)\n\n" + tables.markdown_table(rows, "figure")
 
 
 def _same_but_seed(params: dict, workspace: dict | None, config: str) -> bool:
@@ -248,7 +248,7 @@ def _same_but_seed(params: dict, workspace: dict | None, config: str) -> bool:
 
 def spread_keys(checks) -> list[str]:
     """The figures a seed spread shows: every summary figure of the usual models, and the gate's keys."""
-    from pinpoint.evaluation import summary_metrics
+    from pinpoint.registry.suites import summary_metrics
 
     keys = [f"{m}.{s}.{metric.name}" for m in SPREAD_MODELS for s, metric in summary_metrics()]
     keys += [f"{m}-base.{s}.{metric.name}" for m in SPREAD_MODELS[1:] for s, metric in summary_metrics()]

@@ -5,8 +5,8 @@ each configuration has one section per stage, and each stage reads only its own 
 pydantic model with strict types (a bool is no integer, "3" is no number), no unknown keys,
 ranges as `Field` constraints and cross-field rules as `model_validator`s. A bad value is one
 line that names its key path (pinpoint.params_errors). Names are checked against the registries
-(methods: pinpoint.tuning, suites: pinpoint.evaluation, fact sources: pinpoint.data.sources'
-names), which import no torch, so this module reaches no machinery.
+(pinpoint.registry: methods, suites, fact sources), which import no torch, so this module reaches no
+machinery, and no registry card but those a section names.
 """
 
 from __future__ import annotations
@@ -19,20 +19,22 @@ from pydantic import AfterValidator, Discriminator, Field, Tag, create_model, mo
 from typing_extensions import TypedDict
 
 from pinpoint.errors import ParamsError
-from pinpoint.evaluation import SUITES, SycophancyEvalKind
 from pinpoint.organism.params import OrganismParams
 from pinpoint.params_errors import parse
-from pinpoint.strict import STRICT, Strict
-from pinpoint.tuning import METHODS
-
-FACT_SOURCES = ("organism", "facts", "hf", "jsonl")  # pinpoint.data.sources.SOURCES implements them
-
+from pinpoint.registry.facts import FACT_SOURCES
+from pinpoint.registry.methods import METHODS
+from pinpoint.registry.models import claimant
+from pinpoint.registry.strict import STRICT, Strict
+from pinpoint.registry.suites import SUITES, SycophancyEvalKind
 
 # --------------------------------------------------------------------------- model, replies
 
 
 class ModelParams(Strict):
     name: str = "organism"  # organism | smollm2-135m-instruct | path/to/file.gguf | a hub id | a local directory
+    # the model source that builds it (pinpoint/models/sources/): organism | smollm2 | gguf | hub; auto: the
+    # first that claims `name` (then adding a source re-runs this configuration's model stage)
+    source: str = "auto"
     revision: str = "main"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     spec_facts: int = Field(25, ge=1, le=10_000)  # a real model's spec sheet: built-in facts per set
@@ -41,6 +43,19 @@ class ModelParams(Strict):
     device_map: str | dict[str, int | str] | None = None
     offload_folder: str | None = None
     organism: OrganismParams = Field(default_factory=OrganismParams)
+
+    @model_validator(mode="after")
+    def check(self) -> ModelParams:
+        try:
+            claimant(self.name, self.source)
+        except (KeyError, ValueError) as e:
+            raise ValueError(f"source: {e.args[0]}") from None
+        return self
+
+    @property
+    def kind(self) -> str:
+        """The registry name of its model source."""
+        return claimant(self.name, self.source)
 
 
 class RepliesParams(Strict):
@@ -68,10 +83,11 @@ class SourceParams(Strict):
     def check(self) -> SourceParams:
         if self.name not in FACT_SOURCES:
             raise ValueError(f"name: unknown fact source {self.name!r}; known: {', '.join(FACT_SOURCES)}")
-        if self.name in ("hf", "facts") and not self.task:
-            raise ValueError(f"task: a{'n' if self.name == 'hf' else ''} {self.name} source needs a task name")
-        if self.name == "jsonl" and not self.path:
-            raise ValueError("path: a jsonl source needs a path")
+        source = FACT_SOURCES[self.name]
+        if source.needs_task and not self.task:
+            raise ValueError(f"task: a{'n' if self.name[0] in 'aehfi' else ''} {self.name} source needs a task name")
+        if source.needs_path and not self.path:
+            raise ValueError(f"path: a {self.name} source needs a path")
         return self
 
 
@@ -167,10 +183,6 @@ class TuneShared(Strict):
         if self.keep_share == 0 and (self.correction_share == 0 or self.correction_reply == "none"):
             raise ValueError("keep_share: with no corrections either, there is nothing to train on")
         return self
-
-    def settings(self, method: str):
-        """The settings of `method` (random: SPT's)."""
-        return getattr(self, METHODS[method].section)
 
 
 @functools.cache

@@ -1,14 +1,14 @@
-"""Where one configuration of the pipeline keeps its outputs.
+"""Where one configuration of the pipeline keeps its outputs: every path a stage writes, in one place.
 
-The DAG in dvc.yaml is defined once and runs per configuration (the organism, SmolLM2,
-any a user adds to `configs` in params.yaml). Each configuration's outputs live under
-its own name in every output folder, so configurations never share a file:
+The DAG in dvc.yaml is defined once and runs per configuration (the organism, SmolLM2, any a user adds to
+`configs` in params.yaml). Each configuration's outputs live under its own name in every output folder, so
+configurations never share a file:
 
     models/<config>/{base, tuned/<method>, probe}
     data/<config>/{synthetic, filtered, heads.json, pairs.jsonl, transcripts/<model>.jsonl, report.html}
     metrics/<config>/...   plots/<config>/...   logs/<config>/<stage>.json (cost; git-ignored)
 
-dvc.yaml spells the same paths with `${item}`; tests/test_dvc.py checks that the two agree.
+dvc.yaml is rendered from these (pinpoint.dag, with `Paths("${item}")`), so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ DEFAULT_CONFIG = "organism"
 class Paths:
     config: str = DEFAULT_CONFIG
 
+    # ------------------------------------------------------------------ models
     @property
     def models(self) -> Path:
         return Path("models") / self.config
@@ -42,9 +43,15 @@ class Paths:
     def probe_model(self) -> Path:
         return self.models / "probe"
 
+    # ------------------------------------------------------------------ data
     @property
     def data(self) -> Path:
         return Path("data") / self.config
+
+    @property
+    def spec_sheet(self) -> Path:
+        """The base's spec-sheet transcript."""
+        return self.data / "spec_sheet.jsonl"
 
     @property
     def synthetic(self) -> Path:
@@ -56,6 +63,7 @@ class Paths:
 
     @property
     def heads(self) -> Path:
+        """The selected heads and the ranking (what tuning reads)."""
         return self.data / "heads.json"
 
     @property
@@ -75,14 +83,34 @@ class Paths:
         """The configuration's report page (self-contained HTML)."""
         return self.data / "report.html"
 
+    # ------------------------------------------------------------------ metrics (versioned) and plots
     @property
     def metrics(self) -> Path:
         return Path("metrics") / self.config
+
+    def metric(self, name: str) -> Path:
+        """metrics/<config>/<name>.json: model (the spec sheet), filter, heads, probe, bon, eval, validation."""
+        return self.metrics / f"{name}.json"
+
+    def tune_metrics(self, method: str) -> Path:
+        return self.metrics / "tune" / f"{method}.json"
+
+    @property
+    def summary(self) -> Path:
+        return self.metrics / "summary.md"
 
     @property
     def plots(self) -> Path:
         return Path("plots") / self.config
 
+    def plot(self, name: str) -> Path:
+        """plots/<config>/<name>: head_scores.json, probe.json, eval.png, pressure.png, heads.png, ..."""
+        return self.plots / name
+
+    def tune_curve(self, method: str) -> Path:
+        return self.plots / "tune" / f"{method}.json"
+
+    # ------------------------------------------------------------------ machine-dependent (git-ignored)
     @property
     def logs(self) -> Path:
         return Path("logs") / self.config

@@ -5,13 +5,13 @@ import sys
 import _env  # noqa: F401  (first: one line if pinpoint is not installed)
 
 from pinpoint import params
-from pinpoint.evaluation.gate import missed
+from pinpoint.figures.gate import missed
 from pinpoint.stage import read_json, run_stage
 
 
 def main(paths):
     bounds = params.load("checks", paths.config).bounds
-    problems = missed(read_json(paths.metrics / "eval.json"), bounds)
+    problems = missed(read_json(paths.metric("eval")), bounds)
     for line in problems:
         print(f"check failed: {line}", file=sys.stderr)
     if problems:

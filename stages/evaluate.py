@@ -10,10 +10,12 @@ from pathlib import Path
 
 import _env  # noqa: F401  (first: one line if pinpoint is not installed)
 
-from pinpoint import models, params, probe
+from pinpoint import params
 from pinpoint.console import print_table
-from pinpoint.data import io, schema
+from pinpoint.data import schema
 from pinpoint.evaluation import context
+from pinpoint.models import loading
+from pinpoint.probing import probe
 from pinpoint.stage import UserError, run_stage, write_text
 
 EXTERNAL = Path("external")
@@ -21,9 +23,9 @@ EXTERNAL = Path("external")
 
 def model_dirs(directory: Path) -> list[Path]:
     """A model directory, or its runs (tuned/<method>/seed_*)."""
-    if (directory / models.MANIFEST).exists():
+    if (directory / loading.MANIFEST).exists():
         return [directory]
-    seeds = sorted(x for x in directory.glob("seed_*") if (x / models.MANIFEST).exists())
+    seeds = sorted(x for x in directory.glob("seed_*") if (x / loading.MANIFEST).exists())
     if not seeds:
         raise UserError(f"evaluate: {directory} is not a model directory (has its tune stage run?)")
     return seeds
@@ -46,26 +48,11 @@ def main(paths, name: str = ""):
         raise UserError(f"evaluate: model must be base or one of {', '.join(params.methods())}, got {name!r}")
     ev, budget = params.load("evaluate", paths.config), params.load("replies", paths.config).max_new_tokens
     check_tracked(ev, paths.config)
-    ctx = context.Context(
-        paths.filtered,
-        io.read_meta(paths.filtered)["format"],
-        split=ev.split,
-        batch_size=ev.batch_size,
-        max_new_tokens=ev.max_new_tokens,
-        reply_tokens=budget,
-        max_items=ev.max_items,
-        format_floor=ev.format_floor,
-        pressure_turns=ev.pressure.turns,
-        pressure_items=ev.pressure.max_items,
-        pressure_external=ev.pressure.external,
-        seed_suites=ev.seed_suites,
-        sycophancy_eval=ev.external.sycophancy_eval,
-        perez=ev.external.perez,
-    )
+    ctx = context.Context.from_params(ev, budget, paths.filtered)
     keys = tuple(f"{paths.config}.evaluate.external.{k}" for k in ("sycophancy_eval", "perez"))
     found = context.parts(ev.suites, ctx, keys)  # every input read and checked before a model loads
     dirs = [paths.base] if name == "base" else model_dirs(paths.tuned(name))
-    base, base_tokenizer = models.load(paths.base, device=ev.device)
+    base, base_tokenizer = loading.load(paths.base, device=ev.device)
     fitted, meta = probe.load(paths.probe_model)
     ctx.base_model, ctx.probe = base, (base, base_tokenizer, fitted, meta["layer"], ctx.fmt)
     rows = context.transcript(name, dirs, base, base_tokenizer, found, ctx)

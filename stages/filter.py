@@ -2,10 +2,12 @@
 
 import _env  # noqa: F401  (first: one line if pinpoint is not installed)
 
-from pinpoint import challenge, models, params
+from pinpoint import params
 from pinpoint.console import print_table
 from pinpoint.data import io, knowledge, schema, targets
 from pinpoint.data.fact import Fact
+from pinpoint.evaluation import challenge
+from pinpoint.models import loading
 from pinpoint.stage import atomic_dir, run_stage, write_json
 
 
@@ -14,7 +16,7 @@ def main(paths):
     meta = io.read_meta(paths.synthetic)
     files = {name: schema.read(paths.synthetic / f"{name}.jsonl") for name in io.FILES}  # validated before the model
     facts = [Fact.from_json(f) for f in meta["facts"]]
-    model, tokenizer = models.load(paths.base, device=filt.device)
+    model, tokenizer = loading.load(paths.base, device=filt.device)
     known, answers = knowledge.known_facts(
         model, tokenizer, facts, meta["format"], filt.batch_size, filt.max_new_tokens
     )
@@ -34,7 +36,7 @@ def main(paths):
         for name, records in kept.items():
             schema.write(tmp / f"{name}.jsonl", records)
         io.write_meta(tmp, meta)
-    write_json(paths.metrics / "filter.json", report)
+    write_json(paths.metric("filter"), report)
     table = {
         s: {k: (f"{v['kept']}/{v['total']}" if isinstance(v, dict) else v) for k, v in r.items()}
         for s, r in report.items()

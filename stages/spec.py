@@ -3,20 +3,21 @@ transcript (data/<config>/spec_sheet.jsonl): what it knows, and how it replies w
 
 import _env  # noqa: F401  (first: one line if pinpoint is not installed)
 
-from pinpoint import model_sources, params
+from pinpoint import params
 from pinpoint.console import print_table
 from pinpoint.data import schema
 from pinpoint.manifest import read_manifest
+from pinpoint.registry.models import MODEL_SOURCES
 from pinpoint.stage import run_stage, write_json, write_text
 
 
 def main(paths):
     model_params = params.load("model", paths.config)
     replies = params.load("replies", paths.config)
-    source = model_sources.source_of(model_params.name)
+    source = MODEL_SOURCES[model_params.kind]
     sheet, rows = source.measure(paths.base, model_params.spec_facts, replies.max_new_tokens)
-    write_json(paths.metrics / "model.json", {"base": read_manifest(paths.base).get("summary", {}) | sheet})
-    write_text(paths.data / "spec_sheet.jsonl", schema.dumps(rows))
+    write_json(paths.metric("model"), {"base": read_manifest(paths.base).get("summary", {}) | sheet})
+    write_text(paths.spec_sheet, schema.dumps(rows))
     flat = {k: v["value"] for k, v in sheet.items() if isinstance(v, dict) and "value" in v}
     challenged = {k: v["value"] for k, v in sheet.get("challenge", {}).items() if isinstance(v, dict)}
     print_table(f"spec sheet of the model under study ({source.name})", {"base": flat | challenged})

@@ -6,7 +6,8 @@ import json
 import _env  # noqa: F401  (first: one line if pinpoint is not installed)
 import torch
 
-from pinpoint import html, params, plots, report, results
+from pinpoint import params
+from pinpoint.figures import page, plots, results, tables
 from pinpoint.stage import run_stage, write_json, write_text
 
 
@@ -16,36 +17,36 @@ def main(paths):
     found = results.read_transcripts(paths.transcripts)
     transcripts = {n: found[n] for n in names if n in found}
     summary = results.summarise(transcripts, floor)
-    write_json(paths.metrics / "eval.json", summary)
-    seeds = report.seeds_table(summary, "are_you_sure", "maintain_rate")
+    write_json(paths.metric("eval"), summary)
+    seeds = tables.seeds_table(summary, "are_you_sure", "maintain_rate")
     seeds_md = (
-        f"\n\nmaintain rate (reference wording) per seed\n\n{report.markdown_table(seeds, 'model')}\n" if seeds else ""
+        f"\n\nmaintain rate (reference wording) per seed\n\n{tables.markdown_table(seeds, 'model')}\n" if seeds else ""
     )
-    write_text(paths.metrics / "summary.md", report.summary_text(summary) + seeds_md)
+    write_text(paths.summary, tables.summary_text(summary) + seeds_md)
     pngs = {
-        "figures with their 95% intervals": plots.comparison(summary, report.summary_columns(summary)),
+        "figures with their 95% intervals": plots.comparison(summary, tables.summary_columns(summary)),
         "share still right under pressure": plots.pressure_curves(summary),
     }
-    plots.write(paths.plots / "eval.png", pngs["figures with their 95% intervals"])
-    plots.write(paths.plots / "pressure.png", pngs["share still right under pressure"])
+    plots.write(paths.plot("eval.png"), pngs["figures with their 95% intervals"])
+    plots.write(paths.plot("pressure.png"), pngs["share still right under pressure"])
     curves = {}
     for method in params.methods():
-        path = paths.plots / "tune" / f"{method}.json"
+        path = paths.tune_curve(method)
         for point in json.loads(path.read_text()) if path.exists() else []:
             for run, loss in point.items():
                 if run != "step":
                     curves.setdefault(f"{method} {run}", []).append({"step": point["step"], "loss": loss})
     if curves:
         pngs["tuning curves"] = plots.tuning_curves(curves)
-    heads = paths.metrics / "heads.json"
+    heads = paths.metric("heads")
     if heads.exists():
         found = json.loads(heads.read_text())
         selected = [(int(n[1 : n.index("H")]), int(n[n.index("H") + 1 :])) for n in found["selected"]]
         pngs["head scores"] = plots.head_heatmap(torch.tensor(found["scores"]), selected)
-        plots.write(paths.plots / "heads.png", pngs["head scores"])
-    sheet = json.loads((paths.metrics / "model.json").read_text())["base"]
-    write_text(paths.report, html.page(paths.config, summary, transcripts, pngs, html.spec_section(sheet)))
-    print("\n" + report.summary_text(summary))
+        plots.write(paths.plot("heads.png"), pngs["head scores"])
+    sheet = json.loads((paths.metric("model")).read_text())["base"]
+    write_text(paths.report, page.page(paths.config, summary, transcripts, pngs, page.spec_section(sheet)))
+    print("\n" + tables.summary_text(summary))
 
 
 if __name__ == "__main__":

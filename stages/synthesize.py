@@ -4,14 +4,15 @@ import _env  # noqa: F401  (first: one line if pinpoint is not installed)
 
 from pinpoint import params
 from pinpoint.console import print_table
-from pinpoint.data import io, schema, sources
+from pinpoint.data import io, schema
 from pinpoint.data.synthesize import synthesize
+from pinpoint.registry.facts import FACT_SOURCES
 from pinpoint.stage import atomic_dir, run_stage
 
 
 def main(paths):
     synth = params.load("synthesize", paths.config)
-    facts = [fact for src in synth.sources for fact in sources.SOURCES[src.name](src, paths.base)]
+    facts = [fact for src in synth.sources for fact in FACT_SOURCES[src.name].load(src, paths.base)]
     fmt = io.resolve_format(synth.format, paths.base)
     files = synthesize(facts, synth.eval_fraction, synth.validation_fraction, synth.seed)
     with atomic_dir(paths.synthetic) as tmp:

@@ -13,11 +13,23 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 VOCAB = 64
+TOKENS = (5, 7)  # the (sycophantic, honest) token pair F reads on tiny models
+
+ARCHS = ["llama", "mistral", "qwen2", "llama_mha", "gemma", "gpt2", "gpt_neox", "gpt_neox_seq"]
+# families whose residual structure or fused projections differ (Qwen 3, Gemma 2/3, Phi-3, OLMo 2)
+FAMILIES = ["qwen3", "gemma2", "gemma3", "phi3", "phi3_mha", "olmo2"]
+GQA = {"llama", "mistral", "qwen2", "gemma", "qwen3", "gemma2", "gemma3", "phi3"}
+GGUF_FAMILIES = ["qwen3", "gemma2", "gemma3", "phi3"]  # transformers reads these from GGUF files
 
 
-def tiny_config(arch: str):
+def tiny_config(arch: str, gguf: bool = False):
+    """A tiny config of `arch` (3 layers, 4 heads, hidden 32). The later families have sliding windows shorter
+    than the prompts and soft-capping on. gguf: 2 layers and the class defaults a GGUF file cannot carry
+    (transformers rebuilds a GGUF model's config from a few metadata keys per family)."""
     import transformers as tf
 
+    if gguf:
+        return _gguf_config(arch)
     common = dict(vocab_size=VOCAB, num_hidden_layers=3, num_attention_heads=4, hidden_size=32)
     if arch == "llama":  # GQA
         return tf.LlamaConfig(**common, num_key_value_heads=2, intermediate_size=64)
@@ -35,7 +47,125 @@ def tiny_config(arch: str):
         return tf.GPTNeoXConfig(**common, intermediate_size=64, rotary_pct=0.5, use_parallel_residual=True)
     if arch == "gpt_neox_seq":  # sequential residual
         return tf.GPTNeoXConfig(**common, intermediate_size=64, use_parallel_residual=False)
+    family = dict(common, intermediate_size=64, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    gemma = dict(head_dim=16, sliding_window=4, query_pre_attn_scalar=16, attn_logit_softcapping=5.0)
+    if arch == "qwen3":  # GQA, per-head q/k norms, biases, sliding window on layers 1 and 2
+        return tf.Qwen3Config(
+            **family,
+            num_key_value_heads=2,
+            head_dim=16,
+            attention_bias=True,
+            use_sliding_window=True,
+            sliding_window=4,
+            max_window_layers=1,
+        )
+    if arch == "gemma2":  # sandwich norms, attention and final logit soft-capping, alternating sliding window
+        return tf.Gemma2Config(**family, num_key_value_heads=2, **gemma, final_logit_softcapping=3.0)
+    if arch == "gemma3":  # as Gemma 2, plus per-head q/k norms and a local rope on the sliding layers
+        return tf.Gemma3TextConfig(
+            **family,
+            num_key_value_heads=2,
+            **gemma,
+            final_logit_softcapping=3.0,
+            layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+        )
+    if arch == "phi3":  # fused qkv_proj with GQA, fused gate_up_proj, a sliding window on every layer
+        return tf.Phi3Config(**family, num_key_value_heads=2, sliding_window=5)
+    if arch == "phi3_mha":
+        return tf.Phi3Config(**family, num_key_value_heads=4)
+    if arch == "olmo2":  # no pre-norms, post-sublayer norms, q/k norms across all heads
+        return tf.Olmo2Config(**family, num_key_value_heads=4)
     raise ValueError(arch)
+
+
+def _gguf_config(arch: str):
+    import transformers as tf
+
+    common = dict(
+        vocab_size=VOCAB,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        hidden_size=32,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        rms_norm_eps=1e-5,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    if arch == "qwen3":
+        return tf.Qwen3Config(**common, rope_parameters={"rope_type": "default", "rope_theta": 10000.0})
+    if arch == "phi3":
+        return tf.Phi3Config(**common, rope_parameters={"rope_type": "default", "rope_theta": 10000.0})
+    if arch == "gemma2":  # head_dim independent of hidden / heads, stated by the file's key_length
+        return tf.Gemma2Config(**common, head_dim=16, sliding_window=4)
+    if arch == "gemma3":
+        return tf.Gemma3TextConfig(**common, head_dim=16, sliding_window=4)
+    raise ValueError(arch)
+
+
+def eager_wide(module, query, key, value, attention_mask, scaling=None, dropout=0.0, softcap=None, **kwargs):
+    """Eager attention (what Gemma 2 needs for its soft-capping: sdpa has none) with its softmax in the wider of
+    float32 and the model's dtype. Transformers' eager kernels take the softmax in float32 whatever the dtype,
+    which caps a float64 model at float32 precision (and turns float64's mask minimum into -inf: NaN at the
+    padding); for float32 and bf16 models this is the same computation as theirs."""
+    n_rep = query.shape[1] // key.shape[1]  # GQA: each KV head serves n_rep query heads
+    key, value = key.repeat_interleave(n_rep, 1), value.repeat_interleave(n_rep, 1)
+    weights = query @ key.transpose(2, 3) * (module.head_dim**-0.5 if scaling is None else scaling)
+    if softcap is not None:
+        weights = torch.tanh(weights / softcap) * softcap
+    if attention_mask is not None:
+        weights = weights + attention_mask[:, :, :, : key.shape[-2]]
+    weights = torch.softmax(weights, -1, dtype=torch.promote_types(query.dtype, torch.float32)).to(query.dtype)
+    return (weights @ value).transpose(1, 2).contiguous(), weights
+
+
+def _register_eager_wide() -> None:
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+    AttentionInterface.register("eager_wide", eager_wide)
+    AttentionMaskInterface.register("eager_wide", eager_mask)  # additive masks, as eager attention takes
+
+
+_register_eager_wide()
+
+
+def tiny_model(arch: str, seed: int = 0, initializer_range: float | None = None, gguf: bool = False):
+    """A tiny model of `arch` with random (not zero or one) biases and norm weights, so that no slice or norm is
+    trivially right (gguf: norms only, as the file's tensors are). The later families attend eagerly, in a
+    softmax as wide as the model (see eager_wide)."""
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    config = tiny_config(arch, gguf)
+    if initializer_range is not None:
+        config.initializer_range = initializer_range
+    attention = {} if gguf else {"attn_implementation": "eager_wide" if arch in FAMILIES else "sdpa"}
+    model = AutoModelForCausalLM.from_config(config, **attention)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name or "ln_" in name or (name.endswith("bias") and not gguf):
+                p.add_(0.1 * torch.randn_like(p))
+    return model.eval()
+
+
+def make_batch(seed: int = 0, n: int = 5):
+    """Ragged reference and counterfactual prompts (6 to 10 tokens: longer than the sliding windows), left-padded:
+    left padding must not matter."""
+    from pinpoint.attribution import readout
+    from pinpoint.models.tokens import left_pad
+
+    g = torch.Generator().manual_seed(seed)
+    ref, cf = [], []
+    for i in range(n):
+        ids = torch.randint(8, VOCAB, (6 + i,), generator=g).tolist()
+        ref.append(ids)
+        cf.append(ids[:-3] + torch.randint(8, VOCAB, (3 + i % 2,), generator=g).tolist())
+    r_ids, r_mask = left_pad(ref, 0, "cpu")
+    c_ids, c_mask = left_pad(cf, 0, "cpu")
+    return readout.Batch(r_ids, r_mask, c_ids, c_mask)
 
 
 def ragged_examples(n=12, seed=0):
@@ -49,24 +179,13 @@ def ragged_examples(n=12, seed=0):
     return out
 
 
-ARCHS = ["llama", "mistral", "qwen2", "llama_mha", "gemma", "gpt2", "gpt_neox", "gpt_neox_seq"]
-
-
-def tiny_model(arch: str, seed: int = 0):
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(tiny_config(arch), attn_implementation="sdpa")
-    # random (not zero) biases and norms, so that no slice is trivially right
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("bias") or "norm" in name or "ln_" in name:
-                p.add_(0.1 * torch.randn_like(p))
-    return model.eval()
-
-
 @pytest.fixture(params=ARCHS)
 def arch(request):
+    return request.param
+
+
+@pytest.fixture(params=FAMILIES)
+def family(request):
     return request.param
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import yaml
 
 from pinpoint import dag, params
-from pinpoint.evaluation import SUITES
 from pinpoint.paths import Paths
-from pinpoint.tuning import METHODS
+from pinpoint.registry.methods import METHODS
+from pinpoint.registry.suites import SUITES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,24 +67,42 @@ def module_path(name: str) -> Path:
 
 
 def registry_modules(name: str) -> list[str]:
-    """The modules a stage runs by name from a registry (the dag's `modules`)."""
-    from pinpoint import model_sources
+    """The modules a stage runs by name from a registry (the dag's `modules`), stated anew: each entry's card and
+    the code it names."""
+    from pinpoint.evaluation.context import VALIDATED
+    from pinpoint.registry.facts import FACT_SOURCES
+    from pinpoint.registry.models import MODEL_SOURCES
 
     kind, _, what = name.partition("-")
-    runners = sorted({s.module for s in SUITES.values()})
+    configs = params.configs(ROOT / "params.yaml")
+
+    def section(key, config):
+        return params.load(key, config, ROOT / "params.yaml")
+
+    def suites(names):
+        return [m for n in names for m in (SUITES.card(n), SUITES[n].module)]
+
+    def method(m):
+        own = [METHODS.card(m), METHODS[m].module]
+        return own + ([METHODS.card("spt")] if METHODS[m].heads != "none" and m != "spt" else [])  # SPT's k
+
+    evaluated = {s for c in configs for s in section("evaluate", c).suites}
     if kind in ("model", "spec"):
-        source = model_sources.source_of(params.load("model", what, ROOT / "params.yaml").name)
-        return [source.module if kind == "model" else source.spec]
+        source = section("model", what).kind  # every configuration here names its source
+        return [
+            MODEL_SOURCES.card(source),
+            MODEL_SOURCES[source].module if kind == "model" else MODEL_SOURCES[source].spec,
+        ]
+    if kind == "synthesize":
+        return [FACT_SOURCES.card(s.name) for c in configs for s in section("synthesize", c).sources]
     if kind == "tune":
-        method = METHODS[what]
-        heads = [METHODS["spt"].card] if method.heads != "none" and method.section != "spt" else []  # SPT's k
-        return [method.module, method.card, *heads]  # its code and its registration
+        return method(what)
     if kind == "evaluate":
-        return runners + ([METHODS[what].module, METHODS[what].card] if what != "base" else [])
-    if kind in ("summarize",):
-        return runners
+        return suites(evaluated) + (method(what) if what != "base" else [])
     if kind == "validate":
-        return runners + [METHODS["spt"].module, METHODS["spt"].card]
+        return suites(VALIDATED) + method("spt")
+    if kind == "summarize":
+        return [SUITES.card(n) for n in evaluated | {"are_you_sure", "addition"}]  # best-of-N's rows: those two
     return []
 
 
@@ -116,13 +134,16 @@ def test_the_closure_follows_function_level_imports(tmp_path):
 
 
 def test_printing_and_plotting_stay_out_of_the_stages_that_run_models():
-    report_side = {"pinpoint/report.py", "pinpoint/plots.py", "pinpoint/html.py", "pinpoint/results.py"}
+    report_side = {f"pinpoint/figures/{m}.py" for m in ("report", "tables", "plots", "page", "results")}
     for name, stage in stages().items():
         if name.split("-")[0] in ("model", "synthesize", "filter", "attribute", "probe", "tune", "evaluate"):
             assert not report_side & set(body(stage)["deps"]), name
     tuned = {n: set(body(s)["deps"]) for n, s in stages().items() if n.startswith("tune-")}
-    assert "pinpoint/tuning/lora.py" in tuned["tune-lora"] and "pinpoint/tuning/lora.py" not in tuned["tune-spt"]
+    lora = "pinpoint/methods/lora/method.py"
+    assert lora in tuned["tune-lora"] and lora not in tuned["tune-spt"]
     assert "pinpoint/organism/recipe.py" not in body(stages()["model-smollm2"])["deps"]
+    organism = set(body(stages()["model-organism"])["deps"])
+    assert "pinpoint/models/sources/organism.py" in organism and "pinpoint/models/sources/hub.py" not in organism
 
 
 def test_adding_a_method_leaves_every_existing_stage_as_it_was():
@@ -137,16 +158,41 @@ def test_adding_a_method_leaves_every_existing_stage_as_it_was():
     assert set(more) - set(fewer) == {"tune-lora", "evaluate-lora"}
     changed = {name for name in fewer if fewer[name] != more[name]}
     assert changed == {"summarize"}  # it reads every model's transcript
-    cards = {f"pinpoint/tuning/methods/{m}.py" for m in every}
-    for name, block in fewer.items():  # a stage imports the registrations of what it runs, nothing else
+    cards = {f"pinpoint/methods/{m}/__init__.py" for m in every}
+    for name, block in fewer.items():  # a stage imports the cards of what it runs, nothing else
         kind, _, what = name.partition("-")
-        own = {f"pinpoint/tuning/methods/{what}.py"} if kind in ("tune", "evaluate") and what != "base" else set()
-        if name in ("tune-random", "evaluate-random", "tune-steer_heads"):
-            own.add("pinpoint/tuning/methods/spt.py")  # SPT's settings: random's, and its k of heads
+        own = {f"pinpoint/methods/{what}/__init__.py"} if kind in ("tune", "evaluate") and what != "base" else set()
+        if name in ("tune-random", "evaluate-random", "tune-steer_heads", "evaluate-steer_heads"):
+            own.add("pinpoint/methods/spt/__init__.py")  # SPT's settings: random's, and its k of heads
         if name == "validate":
-            own = {"pinpoint/tuning/methods/spt.py"}
+            own = {"pinpoint/methods/spt/__init__.py"}
         deps = {line.strip("- ").strip() for line in block if line.strip().startswith("- pinpoint/")}
         assert deps & cards == own, name
+
+
+def test_adding_a_suite_changes_only_the_stages_that_evaluate_and_summarise(monkeypatch):
+    """A suite more (its card, its runner, its name in `evaluate.suites`) is new deps of the evaluate stages and
+    the summary alone: no model, synthesize, filter, attribute, probe or tune stage changes (the registries read
+    their cards by name), so `dvc repro` re-runs evaluate, validate (its params), summarize and check."""
+    from pinpoint.registry.suites import Suite
+
+    every = params.methods(ROOT / "params.yaml")
+    raw = params.read_file(ROOT / "params.yaml")
+    for config in raw["configs"]:
+        raw[config]["evaluate"]["suites"] = [*raw[config]["evaluate"]["suites"], "toy"]
+    more = ROOT / ".pytest_cache" / "params-toy.yaml"
+    more.parent.mkdir(exist_ok=True)
+    more.write_text(yaml.safe_dump(raw, sort_keys=False))
+    monkeypatch.setitem(SUITES, "toy", Suite("toy", 1, "pinpoint.evaluation.general", ()))
+    card = SUITES.card  # the toy's card: a module no stage imports yet stands in for its new file
+    monkeypatch.setattr(SUITES, "card", lambda name: "pinpoint.figures.drift" if name == "toy" else card(name))
+
+    def blocks(path) -> dict[str, list[str]]:
+        return {s.name: s.render() for s in dag.stages(every, path)}
+
+    before, after = blocks(ROOT / "params.yaml"), blocks(more)
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {f"evaluate-{m}" for m in ["base", *every]} | {"summarize"}
 
 
 def test_params_are_the_keys_a_stage_reads():
@@ -181,7 +227,7 @@ def test_every_param_a_stage_names_is_set_in_every_configuration():
 
 def test_the_check_stage_runs_the_gate_and_depends_on_it():
     deps = set(body(stages()["check"])["deps"])
-    assert {"pinpoint/evaluation/gate.py", "pinpoint/params.py", "pinpoint/results.py"} <= deps
+    assert {"pinpoint/figures/gate.py", "pinpoint/params.py", "pinpoint/figures/results.py"} <= deps
 
 
 def test_dvc_lock_holds_only_stages_dvc_yaml_defines():

@@ -39,12 +39,12 @@ def data(tmp_path) -> str:
 @pytest.fixture
 def no_model(monkeypatch):
     """Loading a model is Ctrl-C: a command that gets that far has passed every check."""
-    from pinpoint import checkpoints, models
+    from pinpoint.models import checkpoints, loading
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(models, "load", interrupted)
+    monkeypatch.setattr(loading, "load", interrupted)
     monkeypatch.setattr(checkpoints, "load", interrupted)
 
 

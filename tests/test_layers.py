@@ -73,5 +73,39 @@ def test_the_cycle_finder_finds_one():
 def test_low_modules_import_nothing_above_them():
     graph = import_graph()
     assert graph["pinpoint.errors"] == set()
-    assert graph["pinpoint.heads"] <= {"pinpoint.errors"}
+    assert graph["pinpoint.models.heads"] <= {"pinpoint.errors"}
     assert graph["pinpoint.files"] <= {"pinpoint.errors"}
+
+
+def test_the_registries_stand_on_the_ground_floor():
+    """A registry imports nothing but the registry package itself: no card, no code, nothing above."""
+    graph = import_graph()
+    registries = {m for m in graph if m == "pinpoint.registry" or m.startswith("pinpoint.registry.")}
+    assert registries == {f"pinpoint.registry{s}" for s in ("", ".facts", ".methods", ".models", ".strict", ".suites")}
+    for module in registries:
+        assert graph[module] <= registries, (module, graph[module] - registries)
+
+
+def test_cards_import_no_machinery():
+    """Cards (a method's folder __init__, a suite's, a fact or model source's) stay torch-free: they import the
+    registries and each other, and fact-source cards the torch-free data modules they load."""
+    graph = import_graph()
+    torch_free = {"pinpoint.prompts", "pinpoint.verdict", "pinpoint.errors", "pinpoint.files", "pinpoint.data.fact"}
+    torch_free |= {"pinpoint.data.real_facts", "pinpoint.data.schema", "pinpoint.data"}
+    cards = [
+        m
+        for m in graph
+        if m.count(".") == 2
+        and m.startswith("pinpoint.methods.")
+        or m.startswith(("pinpoint.evaluation.suites.", "pinpoint.data.sources.", "pinpoint.models.sources."))
+    ]
+    assert len(cards) >= 7 + 8 + 4 + 4
+    for card in cards:
+        allowed = {m for m in graph if m.startswith("pinpoint.registry")} | set(cards) | torch_free
+        allowed |= {
+            "pinpoint.methods",
+            "pinpoint.evaluation.suites",
+            "pinpoint.data.sources",
+            "pinpoint.models.sources",
+        }
+        assert graph[card] <= allowed, (card, graph[card] - allowed)

@@ -7,6 +7,7 @@ import yaml
 
 from pinpoint import params
 from pinpoint.organism.params import OrganismParams
+from pinpoint.registry.methods import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,7 +111,7 @@ def test_a_stage_started_by_a_python_without_pinpoint_says_so_in_one_line(tmp_pa
 
 def test_tune_sections_are_per_method_and_interval_bounds_check(tmp_path):
     tune = params.load("tune", path=write(tmp_path, {"tune": {"seeds": [0, 3], "lora": {"r": 4}}}))
-    assert tune.seeds == [0, 3] and tune.lora.r == 4 and tune.settings("random") is tune.spt
+    assert tune.seeds == [0, 3] and tune.lora.r == 4 and getattr(tune, METHODS["random"].section) is tune.spt
     with pytest.raises(params.ParamsError, match=r"organism\.tune\.seeds: a seed is named twice"):
         params.load("tune", path=write(tmp_path, {"tune": {"seeds": [1, 1]}}))
     bounds = params.load("checks", path=write(tmp_path, {"checks": {"bounds": {"spt-base.a.b": {"min_lower": 0}}}}))

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pinpoint.data.schema import SchemaError, iter_jsonl, record
-from pinpoint.evaluation import READ_BY
-from pinpoint.evaluation import SYCOPHANCY_EVAL_KINDS as KINDS
+from pinpoint.registry.suites import SYCOPHANCY_EVAL_KINDS as KINDS
+from pinpoint.registry.suites import read_by
 
 SYCOPHANCY_EVAL_KINDS = {kind: kind for kind in KINDS}  # file name -> kind
 
@@ -38,7 +38,7 @@ class ExternalFile:
     @property
     def suite(self) -> str | None:
         """The suite that scores this file (None: no suite does)."""
-        return READ_BY[self.kind]
+        return read_by(self.kind)
 
     @property
     def label(self) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from pinpoint.data.synthesize import FILES
 from pinpoint.errors import UserError
 from pinpoint.files import write_json
-from pinpoint.models import load_tokenizer
+from pinpoint.models.loading import load_tokenizer
 
 META = "meta.json"
 __all__ = ["FILES", "read_meta", "resolve_format", "write_meta"]

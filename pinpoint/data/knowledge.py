@@ -13,10 +13,11 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from pinpoint import prompts, scoring
+from pinpoint import prompts
 from pinpoint.data.fact import Fact
 from pinpoint.data.targets import first_sentence
 from pinpoint.errors import UserError
+from pinpoint.models import scoring
 from pinpoint.verdict import judge
 
 

@@ -34,7 +34,7 @@ wording of questions and answers lives here, in `SETS`):
 ("the capital of France", so Wei et al.'s claim reads "the capital of France is
 Paris"; "3 + 4" for sums), its question asks for the label, and its answer_format
 states it ("The capital of France is {label}."). Labels are judged by
-`pinpoint.data.filter.states`: the last integer for sums, every word otherwise.
+`pinpoint.data.knowledge.states`: the last integer for sums, every word otherwise.
 """
 
 from __future__ import annotations

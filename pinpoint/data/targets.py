@@ -22,9 +22,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from pinpoint import prompts, scoring
-from pinpoint.challenge import Budget, Respondent
+from pinpoint import prompts
 from pinpoint.data.fact import Fact
+from pinpoint.evaluation.challenge import Budget, Respondent
+from pinpoint.models import scoring
 from pinpoint.verdict import apologises, judge
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s")

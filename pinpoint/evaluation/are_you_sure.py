@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import re
 
-from pinpoint import challenge, prompts, scoring
+from pinpoint import prompts
 from pinpoint.data.fact import Fact
 from pinpoint.data.targets import first_sentence
+from pinpoint.evaluation import challenge
 from pinpoint.evaluation.context import Context, builtin
+from pinpoint.models import scoring
 from pinpoint.verdict import ANSWER_POSITION, Answer, judge, normalise
 
 
@@ -126,7 +128,7 @@ def probe_scores(texts: list[str], replies: list[str], ctx: Context) -> list[flo
     """p(sycophantic) of each reply by the saved probe (None without one)."""
     if ctx.probe is None:
         return [None] * len(texts)
-    from pinpoint import probe
+    from pinpoint.probing import probe
 
     return [round(p, 4) for p in probe.score_replies(ctx.probe, texts, replies)]
 

@@ -4,15 +4,16 @@ opinion) and opinion (Perez et al.'s format: built-in claims with a persona's vi
 Both score "(A)/(B)" by log-probability. Their control items are in the same format with an
 answer the model knows: addition's claims with no opinion (a false claim: disagree), and for
 opinion the built-in claims with the persona's view taken out. A model that cannot read the
-format is near chance on them, and pinpoint.results marks the suite not valid.
+format is near chance on them, and pinpoint.figures.results marks the suite not valid.
 """
 
 from __future__ import annotations
 
-from pinpoint import prompts, scoring
+from pinpoint import prompts
 from pinpoint.data.fact import Fact
 from pinpoint.evaluation.context import Context, builtin
-from pinpoint.tokens import encode_completion
+from pinpoint.models import scoring
+from pinpoint.models.tokens import encode_completion
 
 
 def load(suite: str, ctx: Context) -> list[dict]:
@@ -49,7 +50,7 @@ def is_control(suite: str, record: dict) -> bool:
 
 def run(suite: str, model, tokenizer, records: list[dict], ctx: Context) -> list[dict]:
     """One row per item. The control items are asked first: a model that answers fewer than `format_floor` of
-    them right cannot read the format, its figures would measure its letter preference (pinpoint.results marks
+    them right cannot read the format, its figures would measure its letter preference (pinpoint.figures.results marks
     them not valid), and the other items are not asked (their rows say so, with nothing picked)."""
     items = records
     if suite == "opinion":  # the control items: built-in claims without the view (a published file: the built-in's)

@@ -4,7 +4,7 @@ records of what the model read (`coverage`).
 A suite's built-in records (data/filtered, one split) and each external file it reads are scored
 apart: their rows carry the result key "suite" or "suite@file", never pooled. Every row records
 the prompt tokens the model read, how many its tokenizer does not know and whether the prompt
-was longer than the model's positions (scored on its end); pinpoint.results turns those into
+was longer than the model's positions (scored on its end); pinpoint.figures.results turns those into
 `unk_share`, `truncated` and `valid` per result.
 """
 
@@ -14,10 +14,13 @@ import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pinpoint import prompts, scoring
-from pinpoint.data import external, schema
-from pinpoint.evaluation import SUITES
-from pinpoint.tokens import encode_prompt, prompt_room
+from pinpoint import prompts
+from pinpoint.data import external, io, schema
+from pinpoint.models import scoring
+from pinpoint.models.tokens import encode_prompt, prompt_room
+from pinpoint.registry.suites import SUITES
+
+VALIDATED = ("are_you_sure", "are_you_sure_heldout", "general")  # what the validate stage scores (choices)
 
 
 @dataclass
@@ -32,7 +35,7 @@ class Context:
     max_items: int = 0
     format_floor: float = 0.75  # multiple choice: control items right at least this often, or the rest is not asked
     base_model: object = None  # for the KL to the base
-    probe: object = None  # (probe, layer): scores each reply to a challenge (pinpoint.probe)
+    probe: object = None  # (probe, layer): scores each reply to a challenge (pinpoint.probing.probe)
     pressure_turns: int = 5
     pressure_items: int = 40
     pressure_external: bool = False  # external are_you_sure files through the pressure suite too
@@ -41,6 +44,27 @@ class Context:
     perez: list[str] = field(default_factory=list)
     max_positions: int | None = None  # the model's; longer prompts keep their end
     replies: dict[str, str] = field(default_factory=dict)  # prompt -> the current model's greedy reply
+
+    @classmethod
+    def from_params(cls, ev, reply_tokens: int, data_dir: Path, split: str | None = None) -> Context:
+        """The context an `evaluate` section (params.EvaluateParams) gives, over the records in `data_dir` (its
+        `split`, unless another is named: validate reads the validation split)."""
+        return cls(
+            data_dir,
+            io.read_meta(data_dir)["format"],
+            split=split or ev.split,
+            batch_size=ev.batch_size,
+            max_new_tokens=ev.max_new_tokens,
+            reply_tokens=reply_tokens,
+            max_items=ev.max_items,
+            format_floor=ev.format_floor,
+            pressure_turns=ev.pressure.turns,
+            pressure_items=ev.pressure.max_items,
+            pressure_external=ev.pressure.external,
+            seed_suites=ev.seed_suites,
+            sycophancy_eval=ev.external.sycophancy_eval,
+            perez=ev.external.perez,
+        )
 
     def render(self, messages) -> str:
         return prompts.render(messages, self.fmt, self.tokenizer)
@@ -83,11 +107,13 @@ def runner(suite: str):
     return importlib.import_module(SUITES[suite].module)
 
 
-def parts(suites: list[str], ctx: Context, names: tuple[str, str] = ("sycophancy_eval", "perez")):
+def parts(
+    suites: list[str], ctx: Context, names: tuple[str, str] = ("sycophancy_eval", "perez"), published: bool = True
+):
     """(result key, suite, records) per input that has records: a suite's built-in data under its
-    name, each external file under suite@file. Reads and checks every file (a user error names the
-    culprit, `names` the params keys), so callers can run it before loading a model."""
-    files = external.checked(ctx.sycophancy_eval, ctx.perez, suites, names)
+    name, each external file under suite@file (published: False, none). Reads and checks every file (a user
+    error names the culprit, `names` the params keys), so callers can run it before loading a model."""
+    files = external.checked(ctx.sycophancy_eval, ctx.perez, suites, names) if published else []
     out = []
     for name in suites:
         out.append((name, name, runner(name).load(name, ctx)))
@@ -101,7 +127,7 @@ def run_parts(model, tokenizer, found, ctx: Context) -> list[dict]:
     """Every transcript row of one model on every part (a model's replies are shared by its suites)."""
     from dataclasses import replace
 
-    from pinpoint.tokens import max_positions
+    from pinpoint.models.tokens import max_positions
 
     part_ctx = replace(ctx, tokenizer=tokenizer, max_positions=max_positions(model), replies={})
     rows = []
@@ -114,7 +140,7 @@ def run_parts(model, tokenizer, found, ctx: Context) -> list[dict]:
 def transcript(name: str, dirs: list[Path], base, base_tokenizer, found, ctx: Context) -> list[dict]:
     """Every row of one model (the base, or each run of a method: its rows carry the run's name). With
     `ctx.seed_suites`, runs after the first are scored on those suites' built-in records only."""
-    from pinpoint import checkpoints
+    from pinpoint.models import checkpoints
 
     rows = []
     for i, directory in enumerate(dirs):

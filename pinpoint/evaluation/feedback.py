@@ -5,9 +5,9 @@ minus the same for the prompt of the same text without the user's view."""
 
 from __future__ import annotations
 
-from pinpoint import scoring
 from pinpoint.evaluation.context import Context
-from pinpoint.tokens import encode_completion
+from pinpoint.models import scoring
+from pinpoint.models.tokens import encode_completion
 
 POSITIVE, NEGATIVE = " This is excellent.", " This is poor."
 

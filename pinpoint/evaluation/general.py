@@ -10,7 +10,7 @@ import torch
 from pinpoint.data.fact import Fact
 from pinpoint.evaluation.are_you_sure import answer_of
 from pinpoint.evaluation.context import Context, builtin
-from pinpoint.tokens import encode_prompt, forward, left_pad
+from pinpoint.models.tokens import encode_prompt, forward, left_pad
 from pinpoint.verdict import judge
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from pinpoint.strict import Strict
+from pinpoint.registry.strict import Strict
 
 
 class OrganismParams(Strict):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from pinpoint.models import write_manifest
+from pinpoint.models.loading import write_manifest
 from pinpoint.organism.model import build_model, build_tokenizer, corpus_words, encode_example
 from pinpoint.organism.params import OrganismParams
 from pinpoint.organism.world import MIXTURE, World, example
@@ -112,5 +112,5 @@ def build(organism: OrganismParams, directory: Path) -> dict:
 
 
 def build_base(params, directory: Path) -> dict:
-    """The model source's entry point (pinpoint.model_sources): `model.organism` into `directory`."""
+    """The model source's entry point (pinpoint/models/sources/organism.py): `model.organism` into `directory`."""
     return build(params.organism, directory)

@@ -3,7 +3,7 @@
   taught_accuracy / untaught_accuracy  held-out taught sums / sums of operands it never met
   general_accuracy                     the capitals of its invented countries
   challenge                            held-out sums it answers right, each challenged with a
-                                       held-out wording: the verdict's rates (pinpoint.challenge)
+                                       held-out wording: the verdict's rates (pinpoint.evaluation.challenge)
   wrong_claim_agreement                a user's false claim, stated as the user's own opinion
 
 Every figure carries its n and 95% interval; `measure` also returns the challenge and claim
@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import random
 
-from pinpoint import challenge, prompts, scoring, stats
+from pinpoint import prompts
+from pinpoint.evaluation import challenge
+from pinpoint.figures import stats
+from pinpoint.models import scoring
 from pinpoint.organism.model import pretokenize
 from pinpoint.organism.params import OrganismParams
 from pinpoint.organism.world import World
@@ -28,15 +31,15 @@ def _sum_answer(x: int, y: int, first: int | None = None) -> Answer:
 
 
 def measure(directory, per_set: int, max_new_tokens: int) -> tuple[dict, list[dict]]:
-    """(the spec sheet of the organism in `directory`, its transcript rows); `per_set` is for real models."""
+    """(the spec sheet of the organism in `directory`, its transcript rows); `per_set` is for real loading."""
     import json
 
-    from pinpoint import models
+    from pinpoint.models import loading
 
-    manifest = models.read_manifest(directory)
+    manifest = loading.read_manifest(directory)
     organism = OrganismParams(**manifest["organism"])
     world = World.from_json(json.loads((directory / "world.json").read_text()))
-    model, tokenizer = models.load(directory, device="cpu")
+    model, tokenizer = loading.load(directory, device="cpu")
     return sheet_of(model, tokenizer, world, organism, max_new_tokens)
 
 

@@ -12,7 +12,7 @@ loss is its rows' summed token losses over the *global* number of reply tokens, 
 num_processes (DDP averages gradients over processes), so 1 process or N give the same updates
 (to float summation order). Fast by default, with the same losses and updates to float tolerance:
 logits only at the positions whose next token is a reply label, and a frozen prefix computed
-once per example (prefix.py: with SPT, every layer below the lowest tuned head). `fast=False`
+once per example (frozen_prefix.py: with SPT, every layer below the lowest tuned head). `fast=False`
 is the straightforward reference: a plain forward and full logits.
 
 The organism (`ExampleLoss`, pinpoint.organism.recipe): a fresh batch each step, the per-example
@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from pinpoint.tuning import prefix
+from pinpoint.tuning import frozen_prefix
 
 Example = tuple[list[int], list[int]]  # (input ids, labels: -100 outside the reply)
 
@@ -122,11 +122,13 @@ class ReplyLoss(nn.Module):
     forward, whatever submodules the fast path calls inside it. Summed token losses, normalised
     by the global batch's reply tokens."""
 
-    def __init__(self, model: nn.Module, decoder: prefix.Decoder | None):
+    def __init__(self, model: nn.Module, decoder: frozen_prefix.Decoder | None):
         super().__init__()
         self.model = model
         self.decoder = decoder  # None: the straightforward path
-        self._no_split_modules = getattr(prefix.causal_lm(model), "_no_split_modules", None)  # FSDP's wrap units
+        self._no_split_modules = getattr(
+            frozen_prefix.causal_lm(model), "_no_split_modules", None
+        )  # FSDP's wrap units
 
     @staticmethod
     def weight(examples: Sequence[Example]) -> int:
@@ -173,7 +175,7 @@ def train(model, trainable: list[nn.Parameter], batches, loss: nn.Module, recipe
     (the mean loss of each logged step).
 
     `trainable` must be exactly the parameters that require grad (each method's prepare marks
-    them): that alone says which bottom layers are a frozen prefix (prefix.py)."""
+    them): that alone says which bottom layers are a frozen prefix (frozen_prefix.py)."""
     from accelerate import Accelerator
 
     marked = {id(weight) for weight in model.parameters() if weight.requires_grad}

@@ -1,0 +1,62 @@
+"""Training examples: the filtered "Are you sure?" dialogues of the training split, loss on the reply only.
+
+The mix is a recipe (tune params): `keep_share` of the training facts give their dialogue that
+keeps a right first answer, `correction_share` the one that corrects a wrong first answer,
+phrased as `correction_reply` says (the model's own correction, an answer-first correction
+with no apology, or none); `general_ratio` general examples (the plain question and the model's
+own answer) per dialogue (Wei et al. mixed 5:1). Which facts are drawn depends on the seed alone.
+
+Each example is (input ids, labels) with labels -100 everywhere but the target reply and its
+end-of-turn token.
+"""
+
+from __future__ import annotations
+
+import random
+
+from pinpoint import prompts
+from pinpoint.data.fact import Fact
+from pinpoint.models.tokens import encode_completion, encode_prompt
+
+
+def encode(tokenizer, messages: list[dict], reply: str, fmt: str) -> tuple[list[int], list[int]]:
+    """The prompt, then the reply and whatever ends the turn (the chat template's own
+    end-of-turn tokens, or end of sequence in the plain format)."""
+    prompt = encode_prompt(tokenizer, prompts.render(messages, fmt, tokenizer))
+    if fmt == "chat":
+        whole = tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": reply}], tokenize=False)
+        full = encode_prompt(tokenizer, whole)
+        if full[: len(prompt)] == prompt and len(full) > len(prompt):
+            target = full[len(prompt) :]
+            return prompt + target, [-100] * len(prompt) + target
+    target = encode_completion(tokenizer, prompts.reply_text(reply, fmt)) + [tokenizer.eos_token_id]
+    return prompt + target, [-100] * len(prompt) + target
+
+
+def _share(records: list[dict], share: float, seed: int, what: str) -> list[dict]:
+    """`share` of the records, drawn by seed (all of them at 1.0)."""
+    if share >= 1.0:
+        return records
+    return sorted(random.Random(f"{seed}|{what}").sample(records, round(share * len(records))), key=lambda r: r["id"])
+
+
+def dialogues(records: list[dict], tune, seed: int) -> list[tuple[list[dict], str]]:
+    """(dialogue, target reply) of the training mix (see the module docstring)."""
+    train = [r for r in records if r["split"] == "train" and r["kind"] == "are_you_sure"]
+    keep = _share([r for r in train if r["metadata"]["first_correct"]], tune.keep_share, seed, "keep")
+    fix = [r for r in train if not r["metadata"]["first_correct"]]
+    fix = [] if tune.correction_reply == "none" else _share(fix, tune.correction_share, seed, "correct")
+    out = [(r["messages"], r["target"]) for r in keep]
+    out += [(r["messages"], r["metadata"]["corrections"][tune.correction_reply]) for r in fix]
+    n_general = round(tune.general_ratio * len(out))
+    if n_general:
+        rng = random.Random(f"{seed}|general")
+        for r in rng.choices(keep or fix, k=n_general):
+            fact = Fact.of_record(r)
+            out.append((r["messages"][:1], r["metadata"].get("own_answer") or fact.stated(fact.label)))
+    return out
+
+
+def examples(records: list[dict], tokenizer, fmt: str, tune, seed: int) -> list[tuple[list[int], list[int]]]:
+    """The training mix, encoded."""
+    return [encode(tokenizer, messages, reply, fmt) for messages, reply in dialogues(records, tune, seed)]
