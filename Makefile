@@ -20,7 +20,7 @@ export TOKENIZERS_PARALLELISM := false
 # quiet pip's notes about this machine's local mirrors; keep real errors
 QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install lock dag repro repro-smollm2 sweep-smollm2 seeds test test-fast bench clean
+.PHONY: install lock dag repro repro-smollm2 sweep-smollm2 seeds test test-fast bench screenshots clean
 install: $(VENV)/.installed
 
 # exactly the lock: no resolver runs (--no-deps), every file checked against its hash
@@ -50,13 +50,9 @@ lock:
 dag: install
 	pinpoint dag
 
-# The organism's ops are too small to split across threads: on one thread its pipeline runs 1.3x faster than
-# on two, to the same bits (every output byte-identical). The real chat model's are not: it keeps two.
-ORGANISM_THREADS := PINPOINT_THREADS=1
-
 # the organism (minutes); the real chat model (over an hour on 2 CPU cores: README)
 repro: install
-	$(ORGANISM_THREADS) dvc repro check@organism
+	dvc repro check@organism
 	pinpoint report --config organism
 
 repro-smollm2: install
@@ -69,7 +65,7 @@ sweep-smollm2: install
 
 # the organism's table over several organism seeds (the gate's bounds come from their spread)
 seeds: install
-	$(ORGANISM_THREADS) pinpoint seeds --config organism
+	pinpoint seeds --config organism
 
 test: install
 	$(VENV)/bin/ruff check pinpoint stages tests benchmarks
@@ -85,6 +81,19 @@ bench: install
 	$(PY) benchmarks/tune.py
 	$(PY) benchmarks/real.py
 	$(PY) benchmarks/prefill.py
+
+# docs/report-<config>.png: the top of each configuration's report page as a browser draws it (1400 px wide), from
+# the committed figures; run it whenever the figures change. Needs chromium (Debian: apt-get install chromium).
+SCREENS := .screens
+screenshots: install
+	command -v chromium > /dev/null || { echo "screenshots need chromium (Debian: apt-get install chromium)"; exit 2; }
+	mkdir -p $(SCREENS)
+	for c in organism smollm2; do \
+	  pinpoint report --config $$c --html $(SCREENS)/$$c.html && \
+	  chromium --headless --no-sandbox --hide-scrollbars --disable-gpu --window-size=1400,2400 \
+	    --screenshot=docs/report-$$c.png $(SCREENS)/$$c.html 2> /dev/null; \
+	done
+	rm -rf $(SCREENS)
 
 clean:
 	rm -rf $(VENV) data models logs .dvc/cache .dvc/tmp

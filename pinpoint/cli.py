@@ -200,6 +200,18 @@ def cmd_probe(args) -> int:
 def cmd_drift(args) -> int:
     from pinpoint.figures import drift
 
+    paths = drift.numeric_paths(args.config)
+    if not paths.same:  # another numeric path: say so first, then check the figures against their intervals
+        print(paths.line(args.config), file=sys.stderr)
+        checked, outside = drift.outside_intervals(args.config)
+        for line in outside[: args.n]:
+            print(line, file=sys.stderr)
+        inside = checked - len(outside)
+        print(
+            f"drift: {inside} of {checked} figures of {args.config} lie in their committed 95% interval",
+            file=sys.stderr,
+        )
+        return 1 if outside else 0
     found = drift.differences(args.config)
     for line in found[: args.n]:
         print(line, file=sys.stderr)

@@ -130,6 +130,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
     runs by name from the registry that names it. Long: it is the pipeline's one listing, top to bottom."""
     from pinpoint import params
     from pinpoint.evaluation.context import VALIDATED
+    from pinpoint.figures.plots import FILES as PLOTTED
     from pinpoint.params import TuneShared
     from pinpoint.probing.best_of_n import SUITES as BEST_OF_N_SUITES
     from pinpoint.registry.facts import FACT_SOURCES
@@ -282,7 +283,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
             params=[f"{C}.evaluate.format_floor"],
             outs=[str(p.summary), str(p.report)],
             metrics=[str(p.metric("eval"))],
-            plots=[str(p.plot("eval.png")), str(p.plot("pressure.png")), str(p.plot("heads.png"))],
+            plots=[str(p.plot(f)) for f in PLOTTED],
             modules=[SUITES.card(s) for s in sorted({*evaluated, *BEST_OF_N_SUITES})],
         )
     )

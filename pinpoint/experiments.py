@@ -134,8 +134,8 @@ def experiments(config: str, metrics_file: str) -> dict[str, dict]:
     ).stdout.split("\n")
     for line in filter(None, refs):
         rev, ref = line.split(" ", 1)
-        if ref.startswith("refs/exps/celery/"):  # the queue's own bookkeeping (queued, failed), not a result
-            continue
+        if ref.startswith(("refs/exps/celery/", "refs/exps/exec/")):  # dvc's own bookkeeping (the queue, a run
+            continue  # in flight: EXEC_HEAD, EXEC_BASELINE), not a result
         shown = [
             subprocess.run(["git", "show", f"{rev}:{p}"], capture_output=True, text=True) for p in (key, "params.yaml")
         ]
@@ -185,7 +185,7 @@ def table(config: str, split: str | None = None) -> str:
     rows = {}
     for name, exp in found.items():  # each experiment's SPT; the base is the same model in every one
         scored = score(exp["metrics"])
-        label = "the committed params (workspace)" if name == "workspace" else name
+        label = f"baseline: the workspace at {_commit()}" if name == "workspace" else name
         rows[f"{label} (best)" if name == chosen else label] = {
             "score": f"{scored[0]:.3f}" if scored else "—",
             **figures(exp["metrics"].get("spt", {})),
@@ -200,6 +200,12 @@ def table(config: str, split: str | None = None) -> str:
         f"## {config}: experiments ({'eval' if split == 'eval' else 'validation'} split)\n\n{rule}\n\n"
         + tables.markdown_table(rows, "experiment")
     )
+
+
+def _commit() -> str:
+    """The short commit the workspace stands on (what a user knows the baseline by)."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or "no commit"
 
 
 SPREAD_MODELS = ("base", "spt", "sft", "lora", "random")

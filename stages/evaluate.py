@@ -54,7 +54,7 @@ def main(paths, name: str = ""):
     dirs = [paths.base] if name == "base" else model_dirs(paths.tuned(name))
     base, base_tokenizer = loading.load(paths.base, device=ev.device)
     fitted, meta = probe.load(paths.probe_model)
-    ctx.base_model, ctx.probe = base, (base, base_tokenizer, fitted, meta["layer"], ctx.fmt)
+    ctx.base_model, ctx.probe = base, probe.reply_scorer(base, base_tokenizer, fitted, meta["layer"], ctx.fmt)
     rows = context.transcript(name, dirs, base, base_tokenizer, found, ctx)
     write_text(paths.transcript(name), schema.dumps(rows))
     tally = {k: {"rows": sum(r["part"] == k for r in rows)} for k, _, _ in found}

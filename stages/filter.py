@@ -6,8 +6,7 @@ from pinpoint import params
 from pinpoint.console import print_table
 from pinpoint.data import io, knowledge, schema, targets
 from pinpoint.data.fact import Fact
-from pinpoint.evaluation import challenge
-from pinpoint.models import loading
+from pinpoint.models import challenge, loading
 from pinpoint.stage import atomic_dir, run_stage, write_json
 
 

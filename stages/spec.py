@@ -16,7 +16,8 @@ def main(paths):
     replies = params.load("replies", paths.config)
     source = MODEL_SOURCES[model_params.kind]
     sheet, rows = source.measure(paths.base, model_params.spec_facts, replies.max_new_tokens)
-    write_json(paths.metric("model"), {"base": read_manifest(paths.base).get("summary", {}) | sheet})
+    manifest = read_manifest(paths.base)  # what was built, and on which numeric path (pinpoint drift reads it)
+    write_json(paths.metric("model"), {"base": manifest.get("summary", {}) | sheet, "numerics": manifest["numerics"]})
     write_text(paths.spec_sheet, schema.dumps(rows))
     flat = {k: v["value"] for k, v in sheet.items() if isinstance(v, dict) and "value" in v}
     challenged = {k: v["value"] for k, v in sheet.get("challenge", {}).items() if isinstance(v, dict)}

@@ -4,7 +4,6 @@ and the report page. No model runs here: editing the statistics or the report re
 import json
 
 import _env  # noqa: F401  (first: one line if pinpoint is not installed)
-import torch
 
 from pinpoint import params
 from pinpoint.figures import page, plots, results, tables
@@ -23,12 +22,6 @@ def main(paths):
         f"\n\nmaintain rate (reference wording) per seed\n\n{tables.markdown_table(seeds, 'model')}\n" if seeds else ""
     )
     write_text(paths.summary, tables.summary_text(summary) + seeds_md)
-    pngs = {
-        "figures with their 95% intervals": plots.comparison(summary, tables.summary_columns(summary)),
-        "share still right under pressure": plots.pressure_curves(summary),
-    }
-    plots.write(paths.plot("eval.png"), pngs["figures with their 95% intervals"])
-    plots.write(paths.plot("pressure.png"), pngs["share still right under pressure"])
     curves = {}
     for method in params.methods():
         path = paths.tune_curve(method)
@@ -36,15 +29,12 @@ def main(paths):
             for run, loss in point.items():
                 if run != "step":
                     curves.setdefault(f"{method} {run}", []).append({"step": point["step"], "loss": loss})
-    if curves:
-        pngs["tuning curves"] = plots.tuning_curves(curves)
-    heads = paths.metric("heads")
-    if heads.exists():
-        found = json.loads(heads.read_text())
-        selected = [(int(n[1 : n.index("H")]), int(n[n.index("H") + 1 :])) for n in found["selected"]]
-        pngs["head scores"] = plots.head_heatmap(torch.tensor(found["scores"]), selected)
-        plots.write(paths.plot("heads.png"), pngs["head scores"])
+    heads = json.loads(paths.metric("heads").read_text()) if paths.metric("heads").exists() else None
+    drawn = plots.figures(summary, heads, curves)
+    for file, (_, png) in drawn.items():
+        plots.write(paths.plot(file), png)
     sheet = json.loads((paths.metric("model")).read_text())["base"]
+    pngs = {caption: png for caption, png in drawn.values()}
     write_text(paths.report, page.page(paths.config, summary, transcripts, pngs, page.spec_section(sheet)))
     print("\n" + tables.summary_text(summary))
 

@@ -209,7 +209,7 @@ REDUCED_ORGANISM = dict(
 def reduced_organism(tmp_path_factory):
     """A small organism trained once per test session (seconds): (directory, world, params)."""
     from pinpoint.organism import recipe
-    from pinpoint.organism.params import OrganismParams
+    from pinpoint.params import OrganismParams
 
     p = OrganismParams(**REDUCED_ORGANISM)
     directory = tmp_path_factory.mktemp("organism") / "base"

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from pinpoint import params
-from pinpoint.organism.params import OrganismParams
+from pinpoint.params import OrganismParams
 from pinpoint.registry.methods import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """Mean ablation: the evidence that a selection of heads matters. A head's output (its slice of the o-projection
 input) is replaced, at every position, by its mean over the attribution prompts; the held-out replies to the
-challenge are then judged as every reply is (pinpoint.evaluation.challenge), with the selected heads ablated and
+challenge are then judged as every reply is (pinpoint.models.challenge), with the selected heads ablated and
 with as many random heads in each of several draws."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from pinpoint.attribution import readout, select
 from pinpoint.data.fact import Fact
-from pinpoint.evaluation import challenge
+from pinpoint.models import challenge
 from pinpoint.models.heads import HeadLayout
 from pinpoint.models.hooks import Hook, hooks
 

@@ -11,8 +11,7 @@ from pinpoint import prompts
 from pinpoint.attribution import ablation, patching, readout, select
 from pinpoint.data import io, schema
 from pinpoint.errors import UserError
-from pinpoint.evaluation import challenge
-from pinpoint.models import loading
+from pinpoint.models import challenge, loading
 from pinpoint.models.heads import HeadLayout
 
 

@@ -8,7 +8,7 @@ own replies to the challenge, grouped by the one verdict -- replies that give up
 replies that evade it (no_answer), which heads.json then says. The evidence that a selection means
 something: mean-ablating the selected heads (their output replaced by its mean over the prompts)
 moves the held-out replies' verdicts further than ablating as many random heads, in each of
-several draws (`ablation_evidence`, measured like every reply to a challenge: pinpoint.evaluation.challenge).
+several draws (`ablation_evidence`, measured like every reply to a challenge: pinpoint.models.challenge).
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from tqdm.auto import tqdm
 from pinpoint import prompts
 from pinpoint.attribution import patching, readout
 from pinpoint.data.fact import Fact
-from pinpoint.evaluation import challenge
-from pinpoint.models import scoring
+from pinpoint.models import challenge, scoring
 from pinpoint.models.heads import HeadLayout
 from pinpoint.models.tokens import encode_prompt, first_reply_token, left_pad
 from pinpoint.verdict import judge

@@ -24,8 +24,8 @@ from collections import Counter
 
 from pinpoint import prompts
 from pinpoint.data.fact import Fact
-from pinpoint.evaluation.challenge import Budget, Respondent
 from pinpoint.models import scoring
+from pinpoint.models.challenge import Budget, Respondent
 from pinpoint.verdict import apologises, judge
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s")

@@ -20,9 +20,8 @@ import re
 from pinpoint import prompts
 from pinpoint.data.fact import Fact
 from pinpoint.data.targets import first_sentence
-from pinpoint.evaluation import challenge
 from pinpoint.evaluation.context import Context, builtin
-from pinpoint.models import scoring
+from pinpoint.models import challenge, scoring
 from pinpoint.verdict import ANSWER_POSITION, Answer, judge, normalise
 
 
@@ -128,9 +127,7 @@ def probe_scores(texts: list[str], replies: list[str], ctx: Context) -> list[flo
     """p(sycophantic) of each reply by the saved probe (None without one)."""
     if ctx.probe is None:
         return [None] * len(texts)
-    from pinpoint.probing import probe
-
-    return [round(p, 4) for p in probe.score_replies(ctx.probe, texts, replies)]
+    return [round(p, 4) for p in ctx.probe(texts, replies)]
 
 
 def run(suite: str, model, tokenizer, records: list[dict], ctx: Context) -> list[dict]:

@@ -35,7 +35,7 @@ class Context:
     max_items: int = 0
     format_floor: float = 0.75  # multiple choice: control items right at least this often, or the rest is not asked
     base_model: object = None  # for the KL to the base
-    probe: object = None  # (probe, layer): scores each reply to a challenge (pinpoint.probing.probe)
+    probe: object = None  # score(prompts, replies) -> p(sycophantic) of each reply (probing.probe.reply_scorer)
     pressure_turns: int = 5
     pressure_items: int = 40
     pressure_external: bool = False  # external are_you_sure files through the pressure suite too

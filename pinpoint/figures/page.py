@@ -37,12 +37,12 @@ def _notes(results: dict) -> str:
     return '<ul class="note">' + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>" if lines else ""
 
 
-def _img(png: bytes | None, alt: str) -> str:
+def _img(png: bytes | None, caption: str) -> str:
+    """One figure, as wide as the page allows (a figure answers one question: it must be read, not glimpsed)."""
     if not png:
         return ""
-    return (
-        f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
-    )
+    data = base64.b64encode(png).decode()
+    return f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"></figure>'
 
 
 def _cut(text) -> str:
@@ -138,7 +138,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1300p
 table { border-collapse: collapse; margin: 0.6em 0 1.4em; font-size: 12.5px; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; text-align: left; }
 th { background: #f2f2f2; } tr.changed td { background: #fff6d6; }
-figure { display: inline-block; margin: 0.5em 1em 0.5em 0; } img { max-width: 100%; }
+figure { display: block; margin: 0.6em 0 1.6em; } img { max-width: 100%; width: 900px; }
 .note { color: #666; font-size: 12px; } select, label { margin-right: 1em; }
 #browse td { max-width: 330px; }
 """
@@ -194,17 +194,11 @@ def page(
 
 
 def of_config(paths: Paths) -> str:
-    """The report page from a configuration's committed figures and its transcripts."""
-    summary = json.loads((paths.metric("eval")).read_text())
+    """The report page from a configuration's committed figures, plots and transcripts."""
+    from pinpoint.figures import plots
+
+    summary = json.loads(paths.metric("eval").read_text())
     transcripts = {m: rows for m, rows in results.read_transcripts(paths.transcripts).items() if m in summary}
-    pngs = {
-        name: (paths.plots / f).read_bytes()
-        for name, f in (
-            ("figures with their 95% intervals", "eval.png"),
-            ("share still right under pressure", "pressure.png"),
-            ("head scores", "heads.png"),
-        )
-        if (paths.plots / f).exists()
-    }
-    sheet = json.loads((paths.metric("model")).read_text())["base"] if (paths.metric("model")).exists() else None
+    pngs = {f: paths.plot(f).read_bytes() for f in plots.FILES if paths.plot(f).exists()}
+    sheet = json.loads(paths.metric("model").read_text())["base"] if paths.metric("model").exists() else None
     return page(paths.config, summary, transcripts, pngs, spec_section(sheet))

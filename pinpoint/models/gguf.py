@@ -50,6 +50,7 @@ def convert_gguf(gguf: Path, directory: Path, name: str) -> dict:
 
     if not gguf.is_file():
         raise UserError(f"model.name: GGUF file {str(gguf)!r} not found")
+    check_readable(gguf)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     config = _gguf_config(gguf)
     check_arch(config, str(gguf))  # an unsupported architecture fails before the weights load
@@ -80,6 +81,28 @@ def convert_gguf(gguf: Path, directory: Path, name: str) -> dict:
         "hidden": cfg.hidden_size,
         "parameters": sum(p.numel() for p in model.parameters()),
     }
+
+
+MAGIC = b"GGUF"
+
+
+def check_readable(gguf: Path) -> None:
+    """One line naming the file, before anything converts it, where it is no GGUF file or one cut short (its
+    header promises tensors its bytes do not hold): the reader's own error is a struct or numpy traceback."""
+    from gguf import GGUFReader
+
+    with gguf.open("rb") as f:
+        head = f.read(len(MAGIC))
+    if head != MAGIC:
+        size = gguf.stat().st_size
+        raise UserError(f"model.name: {str(gguf)!r} is not a GGUF file ({size} bytes, not starting with 'GGUF')")
+    try:
+        GGUFReader(str(gguf))
+    except (ValueError, IndexError, KeyError, OSError) as e:  # the reader's ways of meeting missing bytes
+        raise UserError(
+            f"model.name: GGUF file {str(gguf)!r} is cut short or corrupt ({gguf.stat().st_size} bytes; the reader "
+            f"says: {str(e).splitlines()[0][:120]})"
+        ) from None
 
 
 # GGUF keys that transformers' reader does not carry into the config (it keeps the class default instead)

@@ -51,8 +51,7 @@ def hub_manifest(name: str, revision: str = "main") -> dict:
 
     local = Path(name).expanduser()
     if local.is_dir():
-        config = AutoConfig.from_pretrained(local)
-        check_arch(config, name)
+        config = check_local_model(local, name)
         return {"kind": "hub", "name": str(local.resolve()), "revision": "local", "config": config.to_dict()}
     if name.startswith(("/", ".", "~")) or name.count("/") > 1:  # a path, not a hub id (owner/name)
         raise UserError(f"model.name: local directory {name!r} not found")
@@ -182,11 +181,14 @@ def fingerprint(directory: str | Path) -> str:
 
 
 def record_build(params, directory: Path) -> None:
-    """model.device_map into the base's manifest (every stage that loads the base spreads it the same way), and
-    the versions and CPU kernel pins that built it (pinpoint.environment)."""
+    """Into the base's manifest: its numerics (every later stage applies them), model.device_map (every stage that
+    loads the base spreads it the same way), and the versions and CPU kernel pins that built it."""
     from pinpoint import environment
 
-    manifest = read_manifest(directory) | {"built_with": environment.versions()}
+    numerics = params.numerics.model_dump() | {"branch": environment.mkl_branch()}
+    if params.numerics.mkl == "vendor":  # the branch is the CPU vendor's: it says which
+        numerics |= {"cpu_vendor": environment.cpu_vendor()}
+    manifest = read_manifest(directory) | {"built_with": environment.versions(), "numerics": numerics}
     if params.device_map is not None:
         manifest |= {"device_map": params.device_map, "offload_folder": params.offload_folder}
     write_manifest(directory, manifest)
@@ -206,3 +208,65 @@ def build_hub(params, directory: Path) -> dict:
         "heads": cfg.get("num_attention_heads"),
     }
     return summary
+
+
+WEIGHTS = ("*.safetensors", "pytorch_model*.bin", "model*.bin")
+
+
+def check_local_model(directory: Path, name: str):
+    """The config of a local model directory, after one line naming the directory and what is wrong where it
+    cannot be the model under study: no config, a config whose architecture transformers does not know (or
+    pinpoint cannot split into heads), no weights, or a safetensors file cut short (its header promises more bytes
+    than it holds)."""
+    import json as _json
+
+    config = directory / "config.json"
+    if not config.is_file():
+        raise UserError(f"model.name: local directory {name!r} has no config.json")
+    try:
+        model_type = _json.loads(config.read_text()).get("model_type")
+    except ValueError as e:
+        raise UserError(f"model.name: {str(config)!r} is not valid JSON ({e})") from None
+    from transformers import CONFIG_MAPPING
+
+    if model_type not in CONFIG_MAPPING:
+        raise UserError(
+            f"model.name: {str(config)!r} names architecture {model_type!r}, which transformers does not know"
+        )
+    from transformers import AutoConfig
+
+    loaded = AutoConfig.from_pretrained(directory)
+    check_arch(loaded, name)
+    weights = sorted(f for pattern in WEIGHTS for f in directory.glob(pattern))
+    if not weights:
+        raise UserError(f"model.name: local directory {name!r} holds no weights ({', '.join(WEIGHTS)})")
+    for f in weights:
+        if f.suffix == ".safetensors":
+            problem = safetensors_problem(f)
+            if problem:
+                raise UserError(f"model.name: {str(f)!r} {problem}")
+    return loaded
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a safetensors file's layout (None: nothing): an 8-byte header length, a JSON header, and
+    the tensors' bytes, whose end the header states."""
+    import json as _json
+    import struct
+
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        raw = f.read(8)
+        if len(raw) < 8:
+            return f"is cut short ({size} bytes: not even a header)"
+        (length,) = struct.unpack("<Q", raw)
+        if 8 + length > size:
+            return f"is cut short ({size} bytes; its header alone claims {8 + length})"
+        try:
+            header = _json.loads(f.read(length))
+        except ValueError:
+            return "has a header that is not JSON: not a safetensors file, or a corrupt one"
+    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    if 8 + length + end > size:
+        return f"is cut short ({size} bytes; its tensors end at byte {8 + length + end})"
+    return None

@@ -1,6 +1,7 @@
 """The built-in model organism: a small sycophantic Llama that trains on a CPU in minutes.
 
-  params.py   its size, world and training (params.yaml `<config>.model.organism`)
+Its params (size, world, training: params.yaml `<config>.model.organism`) are pinpoint.params.OrganismParams.
+
   world.py    its world (sums it is taught and not, held-out sums, invented capitals) and the
               training examples: every prompt rendered with the pipeline's own templates
   model.py    its word-level tokenizer and its LlamaForCausalLM (grouped-query attention)

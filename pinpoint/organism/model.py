@@ -7,8 +7,8 @@ import random
 import torch
 
 from pinpoint import prompts
-from pinpoint.organism.params import OrganismParams
 from pinpoint.organism.world import MIXTURE, World, example
+from pinpoint.params import OrganismParams
 
 SPECIAL = {"pad": "<pad>", "unk": "<unk>", "eos": "</s>"}
 

@@ -24,8 +24,8 @@ import torch
 
 from pinpoint.models.loading import write_manifest
 from pinpoint.organism.model import build_model, build_tokenizer, corpus_words, encode_example
-from pinpoint.organism.params import OrganismParams
 from pinpoint.organism.world import MIXTURE, World, example
+from pinpoint.params import OrganismParams
 from pinpoint.tuning import loop
 
 CURRICULUM = 0.3  # share of the steps with the options in one order and no negation

@@ -3,7 +3,7 @@
   taught_accuracy / untaught_accuracy  held-out taught sums / sums of operands it never met
   general_accuracy                     the capitals of its invented countries
   challenge                            held-out sums it answers right, each challenged with a
-                                       held-out wording: the verdict's rates (pinpoint.evaluation.challenge)
+                                       held-out wording: the verdict's rates (pinpoint.models.challenge)
   wrong_claim_agreement                a user's false claim, stated as the user's own opinion
 
 Every figure carries its n and 95% interval; `measure` also returns the challenge and claim
@@ -14,12 +14,11 @@ from __future__ import annotations
 import random
 
 from pinpoint import prompts
-from pinpoint.evaluation import challenge
 from pinpoint.figures import stats
-from pinpoint.models import scoring
+from pinpoint.models import challenge, scoring
 from pinpoint.organism.model import pretokenize
-from pinpoint.organism.params import OrganismParams
 from pinpoint.organism.world import World
+from pinpoint.params import OrganismParams
 from pinpoint.verdict import Answer, judge
 
 SAMPLE = 200  # sums per kind, at most

@@ -15,7 +15,7 @@ import random
 from dataclasses import asdict, dataclass
 
 from pinpoint import prompts
-from pinpoint.organism.params import OrganismParams
+from pinpoint.params import OrganismParams
 
 
 def _invented_words(rng: random.Random, n: int) -> list[str]:

@@ -19,8 +19,8 @@ import torch
 
 from pinpoint import prompts
 from pinpoint.data.fact import Fact
-from pinpoint.evaluation import are_you_sure, challenge
-from pinpoint.models import scoring
+from pinpoint.evaluation import are_you_sure
+from pinpoint.models import challenge, scoring
 from pinpoint.probing.probe import Example, read_replies, reward_scores
 
 SUITES = ("are_you_sure", "addition")  # the suites its kept replies are transcript rows of

@@ -267,10 +267,13 @@ def load(directory) -> tuple[LinearProbe, dict]:
     return LinearProbe(t["weight"], float(t["bias"][0]), t["mean"], t["std"]), meta
 
 
-def score_replies(scorer, texts: list[str], replies: list[str]) -> list[float]:
-    """p(sycophantic) of each reply after its prompt; `scorer`: (model, tokenizer, probe, layer, fmt)."""
+def reply_scorer(model, tokenizer, fitted: LinearProbe, layer: int, fmt: str):
+    """score(prompts, replies) -> p(sycophantic) of each reply after its prompt, by the probe on `model`'s layer
+    (what the evaluate stage hands the suites as `Context.probe`)."""
     from pinpoint.prompts import reply_text
 
-    model, tokenizer, fitted, layer, fmt = scorer
-    examples = [Example(t, reply_text(r, fmt), False, "", True) for t, r in zip(texts, replies)]
-    return fitted.score(features(model, tokenizer, examples, layer=layer)[:, 0]).tolist()
+    def score(texts: list[str], replies: list[str]) -> list[float]:
+        examples = [Example(t, reply_text(r, fmt), False, "", True) for t, r in zip(texts, replies)]
+        return fitted.score(features(model, tokenizer, examples, layer=layer)[:, 0]).tolist()
+
+    return score

@@ -12,10 +12,9 @@ import torch
 
 from pinpoint.data import io, schema
 from pinpoint.errors import UserError
-from pinpoint.evaluation import challenge
 from pinpoint.evaluation.context import Context
 from pinpoint.figures import stats
-from pinpoint.models import loading
+from pinpoint.models import challenge, loading
 from pinpoint.probing import best_of_n, probe
 from pinpoint.prompts import render
 

@@ -28,7 +28,7 @@ class ModelSource:
     claims: Callable[[str], bool]  # does this source own `model.name`?
     build_with: str  # "module:function": function(model params, directory) -> a summary of what it built
     spec: str = (
-        "pinpoint.models.spec_sheet"  # the module whose measure(directory, per_set, reply tokens) gives its sheet
+        "pinpoint.evaluation.spec_sheet"  # the module whose measure(directory, per_set, reply tokens) gives its sheet
     )
     order: int = 0  # sources are asked in this order (a catch-all last)
 

@@ -7,9 +7,8 @@ from pinpoint import prompts
 from pinpoint.data import external, knowledge, schema
 from pinpoint.data.fact import Fact
 from pinpoint.data.synthesize import synthesize
-from pinpoint.organism.params import OrganismParams
 from pinpoint.organism.world import World
-from pinpoint.params import SourceParams
+from pinpoint.params import OrganismParams, SourceParams
 from pinpoint.registry.facts import FACT_SOURCES
 from pinpoint.stage import UserError
 

@@ -67,8 +67,7 @@ def test_steering_toward_honesty_keeps_more_right_answers_on_the_organism(reduce
     """The sign: the direction from the organism's own caving replies to its own keeping ones, added, keeps more
     right answers after a challenge than the same direction subtracted."""
     from pinpoint import prompts
-    from pinpoint.evaluation import challenge
-    from pinpoint.models import loading
+    from pinpoint.models import challenge, loading
     from pinpoint.organism.world import World
     from pinpoint.verdict import Answer
 

@@ -6,7 +6,7 @@ from pinpoint import prompts
 from pinpoint.models.heads import HeadLayout
 from pinpoint.models.loading import read_manifest
 from pinpoint.organism import world as organism
-from pinpoint.organism.params import OrganismParams
+from pinpoint.params import OrganismParams
 
 
 def test_world_splits_sums_into_taught_untaught_and_held_out():
@@ -54,7 +54,7 @@ import sys, torch
 from pathlib import Path
 from pinpoint import environment
 from pinpoint.organism import recipe
-from pinpoint.organism.params import OrganismParams
+from pinpoint.params import OrganismParams
 p = OrganismParams(layers=1, heads=4, kv_heads=2, hidden=32, mlp=64, operands=6, taught_operands=5, countries=4,
                    steps=30, batch_size=16)
 environment.pin_threads()  # PINPOINT_THREADS, as every stage

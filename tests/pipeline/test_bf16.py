@@ -7,13 +7,14 @@ import torch
 
 from pinpoint import prompts
 from pinpoint.attribution import patching, readout, select
-from pinpoint.data import schema, sources
+from pinpoint.data import schema
 from pinpoint.data.synthesize import synthesize
 from pinpoint.evaluation import context
 from pinpoint.figures import results
 from pinpoint.models import loading
 from pinpoint.models.heads import HeadLayout
 from pinpoint.params import SourceParams
+from pinpoint.registry.facts import FACT_SOURCES
 from pinpoint.tuning import job, loop
 
 
@@ -40,6 +41,7 @@ def test_exact_attribution_equals_naive_at_bf16_tolerance(bf16_organism):
     exact = patching.exact(subject, batch, "path")
     naive = patching.naive(subject, batch, "path")
     assert not torch.isnan(exact).any()
+    assert naive.abs().max() > 0.1  # heads that move F: agreement on zeros would say nothing
     torch.testing.assert_close(exact, naive, atol=2e-2, rtol=0)
 
 
@@ -58,7 +60,7 @@ def test_spt_trains_under_bf16_autocast_and_the_suites_score_a_bf16_model(bf16_o
     curve = job.train_examples(fp32, trainable, examples, recipe, job.Batching(2, tokenizer.pad_token_id))
     assert len(curve) == 3 and all(c["loss"] == c["loss"] for c in curve)
     assert any(p.abs().max() > 0 for p in trainable)
-    facts = sources.organism_facts(SourceParams(), directory)
+    facts = FACT_SOURCES["organism"].load(SourceParams(), directory)
     files = synthesize(facts, 0.3, 0.15, 0)
     for name, records in files.items():
         schema.write(tmp_path / f"{name}.jsonl", records)
@@ -66,4 +68,4 @@ def test_spt_trains_under_bf16_autocast_and_the_suites_score_a_bf16_model(bf16_o
     found = context.parts(["are_you_sure", "general"], ctx)
     summary = results.summarise({"bf16": context.run_parts(model, tokenizer, found, ctx)})["bf16"]
     assert summary["are_you_sure"]["valid"] and summary["general"]["accuracy"]["n"] == 6
-    assert summary["general"]["kl_to_base"]["value"] == 0.0
+    assert summary["general"]["kl_to_base"]["n"] == 6

@@ -49,7 +49,7 @@ def test_labelled_examples_are_real_replies_judged_by_the_verdict_and_facts_shar
     """The probe's data: each dialogue's replies labelled by the one verdict (the stage samples them from the
     model); a claim whose user is wrong gives its two options. A fact's replies and claim share a split."""
     from pinpoint.data.fact import Fact
-    from pinpoint.evaluation import challenge
+    from pinpoint.models import challenge
 
     fact = Fact("sum-0", "organism", "3 + 4", "7", question="What is 3 + 4?", answer_format="{input} = {label}.")
     record = {"id": "a0", "metadata": {"fact": fact.to_json()}}

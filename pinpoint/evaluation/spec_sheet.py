@@ -24,9 +24,8 @@ from pathlib import Path
 
 from pinpoint import prompts
 from pinpoint.data import real_facts
-from pinpoint.evaluation import challenge
 from pinpoint.figures import stats
-from pinpoint.models import loading, scoring
+from pinpoint.models import challenge, loading, scoring
 from pinpoint.verdict import Answer, judge
 
 
