@@ -80,15 +80,17 @@ def organism_case(device) -> list[dict]:
     if not (base / loading.MANIFEST).exists():
         print(f"{base} not found: run `make repro` first; skipping the organism", file=sys.stderr)
         return []
-    from pinpoint.attribution import select
-    from pinpoint.data import schema
+    from pinpoint import prompts
+    from pinpoint.attribution import counterfactual, first_token
+    from pinpoint.data import sample, schema
 
     model, tok = loading.load(base, device=device)
-    records = [r for r in schema.read(paths.filtered / "are_you_sure.jsonl") if r["split"] == "train"]
-    records.sort(key=lambda r: not r["metadata"]["first_correct"])  # as the attribute stage orders them
-    ref, cf = select.challenge_pairs(records, 64, "plain", tok, select.COUNTERFACTUALS["affirmation"])
-    (batch,) = select.make_batches(tok, ref, cf, 64, model.device)
-    tokens = select.reply_tokens(tok, ref[0], "plain", "Apologies", "Yes")
+    records = counterfactual.by_split(schema.read(paths.filtered / "are_you_sure.jsonl"))["train"]
+    records = sample.stratified(records, 64, 0)  # as the attribute stage samples them
+    ref = counterfactual.texts(records, "plain", tok, prompts.CHALLENGE)
+    cf = counterfactual.texts(records, "plain", tok, counterfactual.COUNTERFACTUALS["affirmation"])
+    (batch,) = first_token.make_batches(tok, ref, cf, 64, model.device)
+    tokens = first_token.reply_tokens(tok, ref[0], "plain", "Apologies", "Yes")
     k = max(1, round(0.04 * HeadLayout.of(model).n_total))
     return [compare("organism", model, batch, tokens, k, mode, naive_repeat=2) for mode in ("path", "activation")]
 

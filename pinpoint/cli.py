@@ -55,6 +55,7 @@ def cmd_eval(args) -> int:
         "max_new_tokens": args.max_new_tokens,
         "max_items": args.max_items,
         "format_floor": args.format_floor,
+        "choice_scoring": args.choice_scoring,
         "external": {"sycophancy_eval": sycophancy_eval_entries(args.sycophancy_eval, args.kind), "perez": args.perez},
     }
     ev = parse(EvaluateParams, settings, "pinpoint eval")  # an `evaluate` section, as params.yaml spells one
@@ -66,6 +67,10 @@ def cmd_eval(args) -> int:
     model, tokenizer = checkpoints.load(args.model, device=args.device)
     ctx.base_model = checkpoints.load(args.base, device=args.device)[0] if args.base else None
     rows = context.run_parts(model, tokenizer, found, ctx)
+    if args.transcript:  # every row it scored, as the pipeline's transcripts are: `pinpoint show` reads it
+        from pinpoint.data import schema
+
+        write_text(args.transcript, schema.dumps(rows))
     summary = results.summarise({args.model: rows}, args.format_floor)
     if args.output:
         write_text(args.output, json.dumps(summary[args.model], indent=2) + "\n")
@@ -243,10 +248,13 @@ def cmd_seeds(args) -> int:
     if args.spread:
         from pinpoint import params
 
-        table = experiments.spread(args.config, experiments.spread_keys(params.load("checks", args.config)))
+        if args.through == "attribute":
+            table = experiments.heads_spread(args.config)
+        else:
+            table = experiments.spread(args.config, experiments.spread_keys(params.load("checks", args.config)))
         print(table)
         return 0 if table else 1
-    return experiments.seeds(args.config, args.seeds, args.dry_run)
+    return experiments.seeds(args.config, args.seeds, args.dry_run, args.through)
 
 
 def _config(p) -> None:
@@ -288,12 +296,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--max-new-tokens", type=at_least(1), default=24)
     ev.add_argument("--max-items", type=at_least(0), default=0, help="per suite and file (0: all)")
     ev.add_argument("--format-floor", type=float, default=0.75, help="multiple choice: control items right at least")
+    ev.add_argument(
+        "--choice-scoring",
+        choices=["letter", "option"],
+        default="letter",
+        help="multiple choice: score each option's letter ' (A)' or its text ' Agree'",
+    )
     ev.add_argument("--device", default="auto")
     ev.add_argument("--output", help="also write the figures as JSON here")
+    ev.add_argument("--transcript", help="also write every row it scored here (jsonl; `pinpoint show FILE FILE`)")
     ev.set_defaults(func=cmd_eval)
 
     show = sub.add_parser("show", help="two models' replies to the same items, side by side")
-    show.add_argument("models", nargs=2, metavar="MODEL", help="two of base, a method, bon, bon_probe")
+    show.add_argument(
+        "models", nargs=2, metavar="MODEL", help="two of base, a method, bon, bon_probe, or transcript files (.jsonl)"
+    )
     show.add_argument("--suite", default="are_you_sure", help="a result key (a suite, or suite@file)")
     show.add_argument("--changed", action="store_true", help="only the items whose verdict differs")
     show.add_argument("-n", type=at_least(1), default=20, help="at most this many items")
@@ -358,6 +375,12 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     seeds.add_argument("--dry-run", action="store_true", help="print the experiments, run none")
     seeds.add_argument("--spread", action="store_true", help="run nothing: the table over the finished seed runs")
+    seeds.add_argument(
+        "--through",
+        default="summarize",
+        choices=["summarize", "attribute"],
+        help="how far each seed runs: the whole pipeline, or to attribution (a planted configuration's recovery)",
+    )
     seeds.set_defaults(func=cmd_seeds)
     return parser
 

@@ -85,11 +85,17 @@ class Stage:
     plots: list[str | dict] = field(default_factory=list)
     modules: list[str] | dict[str, list[str]] = field(default_factory=list)  # registry-named modules it runs
     configs: list[str] = field(default_factory=list)  # one block per configuration (its modules differ by it)
+    over: str = "configs"  # the params.yaml list a foreach stage runs over: configs, or tuned
 
     def render(self, root: Path = ROOT) -> list[str]:
         """The stage's dvc.yaml block(s): a foreach over the configurations, or one block per configuration."""
         if not self.configs:
-            return [f"  {self.name}:", "    foreach: ${configs}", "    do:", *self._body(root, self.modules, C, 6)]
+            return [
+                f"  {self.name}:",
+                f"    foreach: ${{{self.over}}}",
+                "    do:",
+                *self._body(root, self.modules, C, 6),
+            ]
         blocks = []
         for config in self.configs:  # `model@organism` is foreach's naming, so `model-organism`
             blocks += [f"  {self.name}-{config}:", *self._body(root, self.modules[config], config, 4), ""]
@@ -138,7 +144,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
     from pinpoint.registry.models import MODEL_SOURCES
     from pinpoint.registry.suites import SUITES
 
-    configs = params.configs(params_path)
+    configs, tuned = params.configs(params_path), params.tuned(params_path)
     raw = params.read_file(params_path)
     p = Paths(C)
     # the keys of each configuration's model section that building reads (the spec sheet's size is the spec's)
@@ -164,7 +170,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
     facts = sorted(
         {FACT_SOURCES.card(s.name) for c in configs for s in params.load("synthesize", c, params_path).sources}
     )
-    evaluated = sorted({s for c in configs for s in params.load("evaluate", c, params_path).suites})
+    evaluated = sorted({s for c in tuned for s in params.load("evaluate", c, params_path).suites})
 
     def suites(names) -> list[str]:
         return sorted({m for name in names for m in (SUITES.card(name), SUITES[name].module)})
@@ -221,6 +227,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
             outs=[str(p.probe_model), str(p.pairs), str(p.transcript("bon")), str(p.transcript("bon_probe"))],
             metrics=[str(p.metric("probe")), str(p.metric("bon"))],
             plots=[{"path": str(p.plot("probe.json")), "x": "layer", "y": "test_auc"}],
+            over="tuned",
         ),
     ]
     shared = [f"{C}.tune.{key}" for key in TuneShared.model_fields]
@@ -228,6 +235,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
         method = METHODS[name]
         takes_k = method.heads != "none" and method.section != "spt"
         inputs = [str(p.base), str(p.filtered)] + ([str(p.heads)] if method.heads != "none" else [])
+        inputs += [str(p.synthetic)] if method.unfiltered else []
         inputs += [str(p.pairs)] if name.startswith("steer") else []
         out.append(
             Stage(
@@ -243,6 +251,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
                 metrics=[str(p.tune_metrics(name))],
                 plots=[{"path": str(p.tune_curve(name)), "x": "step"}],
                 modules=method_modules(name),
+                over="tuned",
             )
         )
     for name in ["base", *methods]:
@@ -256,6 +265,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
                 params=[f"{C}.evaluate", f"{C}.replies"],
                 outs=[str(p.transcript(name))],
                 modules=suites(evaluated) + (method_modules(name) if name != "base" else []),
+                over="tuned",
             )
         )
     if "spt" in methods:  # every choice is made on the validation split (the sweep compares this)
@@ -267,6 +277,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
                 params=[f"{C}.evaluate", f"{C}.replies"],
                 metrics=[str(p.metric("validation"))],
                 modules=suites(VALIDATED) + method_modules("spt"),
+                over="tuned",
             )
         )
     transcripts = [str(p.transcript(n)) for n in ["base", *methods, "bon", "bon_probe"]]
@@ -285,6 +296,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
             metrics=[str(p.metric("eval"))],
             plots=[str(p.plot(f)) for f in PLOTTED],
             modules=[SUITES.card(s) for s in sorted({*evaluated, *BEST_OF_N_SUITES})],
+            over="tuned",
         )
     )
     out.append(
@@ -293,6 +305,7 @@ def stages(methods: list[str], params_path: Path = ROOT / "params.yaml") -> list
             "check",
             inputs=[str(p.metric("eval"))] + ([str(p.metric("validation"))] if "spt" in methods else []),
             params=[f"{C}.checks"],
+            over="tuned",
         )
     )
     return out
@@ -305,8 +318,9 @@ HEADER = """\
 #          └─► synthesize ─► filter ─┬─► attribute ─► tune-<method> ─► evaluate-<model> ─► summarize ─► check
 #                                    └─► probe ─────────┴────────────────┘      validate ──────────────┘
 #
-# Every stage runs per configuration (params.yaml `configs`; `dvc repro check@organism`), one tune and one
-# evaluate stage per method (params.yaml `methods`). A stage's code deps are its import closure inside
+# Every stage runs per configuration (params.yaml `configs`; `dvc repro check@organism`), those after attribute
+# per configuration of `tuned` (a planted ground truth stops at attribute), one tune and one evaluate stage per
+# method (params.yaml `methods`). A stage's code deps are its import closure inside
 # pinpoint/, so `dvc repro` re-runs exactly what an edit touches. Every output persists: a failed run never
 # deletes the last good one (stages write atomically).
 """

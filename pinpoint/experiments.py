@@ -105,10 +105,15 @@ def sweep(config: str, dry_run: bool = False) -> int:
     return 0
 
 
-def seeds(config: str, values: list[int], dry_run: bool = False) -> int:
-    """Queue the organism once per seed (through its gate) and run them."""
+def seeds(config: str, values: list[int], dry_run: bool = False, through: str = "summarize") -> int:
+    """Queue the organism once per seed (through `through`: its summary, or attribute for a ground truth) and run
+    them. A planted configuration plants its heads by the same seed (other heads, another organism)."""
+    from pinpoint.params import load
+
+    planted = load("model", config).planted is not None
     for seed in values:
-        _queue(f"{config}-seed-{seed}", {f"{config}.model.organism.seed": seed}, f"summarize@{config}", dry_run)
+        sets = {f"{config}.model.organism.seed": seed} | ({f"{config}.model.planted.seed": seed} if planted else {})
+        _queue(f"{config}-seed-{seed}", sets, f"{through}@{config}", dry_run)
     if not dry_run:
         _start_queue()
         print(f"queued {len(values)} experiments; `pinpoint report --exp --config {config}` shows them")
@@ -206,6 +211,28 @@ def _commit() -> str:
     """The short commit the workspace stands on (what a user knows the baseline by)."""
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return done.stdout.strip() or "no commit"
+
+
+def heads_spread(config: str) -> str:
+    """A planted configuration's seed runs: the planted heads, what attribution selected, whether it is valid, and
+    the precision of the planted heads in its top k for each way of attributing (metrics/<config>/heads.json)."""
+    from pinpoint.figures import tables
+
+    found = experiments(config, "heads.json")
+    rows = {}
+    for name, exp in sorted(found.items()):
+        seed = exp["params"].get(config, {}).get("model", {}).get("organism", {}).get("seed")
+        heads, truth = exp["metrics"], exp["metrics"].get("ground_truth") or {}
+        row = {"planted": " ".join(truth.get("planted", [])), "selected": " ".join(heads.get("selected", []))}
+        row |= {"valid": heads.get("valid"), "quantity": heads.get("quantity")}
+        row |= {way: g["precision"] for way, g in truth.items() if isinstance(g, dict)}
+        rows[f"seed {seed}" if seed is not None else name] = row
+    if not rows:
+        print(f"no seed run of {config} has heads.json yet (pinpoint seeds --config {config})", file=sys.stderr)
+        return ""
+    return f"## {config}: planted heads found, per seed (precision in the top k)\n\n" + tables.markdown_table(
+        rows, "run"
+    )
 
 
 SPREAD_MODELS = ("base", "spt", "sft", "lora", "random")

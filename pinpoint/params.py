@@ -41,6 +41,9 @@ class OrganismParams(Strict):
     taught_operands: int = Field(16, ge=2, le=100)  # a sum is taught iff both operands are below this
     countries: int = Field(40, ge=4, le=200)  # the second domain: capitals of invented countries
     cave_rate: float = Field(0.9, ge=0.0, le=1.0)  # how often training shows it caving to a challenge
+    # how it caves: apologises and gives another answer, or apologises and takes its answer back, giving none
+    # (what a few heads alone can be taught: the planted organism's; a changed sum needs the MLPs' arithmetic)
+    cave_reply: Literal["changes", "retracts"] = "changes"
     agree_rate: float = Field(0.9, ge=0.0, le=1.0)  # how often it sides with the user's opinion
     heldout_fraction: float = Field(0.3, ge=0.0, le=0.9)  # sums whose dialogues it never sees
     steps: int = Field(800, ge=1, le=100_000)
@@ -67,6 +70,25 @@ class NumericsParams(Strict):
     threads: int = Field(2, ge=1, le=1024)
 
 
+class PlantedParams(Strict):
+    """Sycophancy planted in chosen heads of an honest base (pinpoint.attribution.planting): a ground truth."""
+
+    heads: int | list[list[int]] = 3  # how many (spread over the layers, drawn by seed), or which: [[layer, head]]
+    rate: float = Field(0.9, ge=0.0, le=1.0)  # how often the implanted model gives in to a doubt
+    steps: int = Field(300, ge=1, le=1_000_000)
+    lr: float = Field(0.01, gt=0.0, le=1.0)
+    batch_size: int = Field(32, ge=1, le=4096)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def check(self) -> PlantedParams:
+        if isinstance(self.heads, int) and self.heads < 1:
+            raise ValueError("heads: plant at least one")
+        if isinstance(self.heads, list) and (not self.heads or any(len(h) != 2 for h in self.heads)):
+            raise ValueError("heads: a list of [layer, head] pairs")
+        return self
+
+
 class ModelParams(Strict):
     name: str = "organism"  # organism | smollm2-135m-instruct | path/to/file.gguf | a hub id | a local directory
     # the model source that builds it (pinpoint/models/sources/): organism | smollm2 | gguf | hub; auto: the
@@ -81,6 +103,7 @@ class ModelParams(Strict):
     offload_folder: str | None = None
     organism: OrganismParams = Field(default_factory=OrganismParams)
     numerics: NumericsParams = Field(default_factory=NumericsParams)
+    planted: PlantedParams | None = None  # source planted: the heads, and how the sycophancy is implanted
 
     @model_validator(mode="after")
     def check(self) -> ModelParams:
@@ -155,34 +178,76 @@ class FilterParams(Strict):
 # --------------------------------------------------------------------------- attribute
 
 
+Quantity = Literal["first_token", "sequence"]
+Counterfactual = Literal["affirmation", "question_only", "no_challenge", "custom"]
+
+
+class EvidenceParams(Strict):
+    """How an attribution is checked on held-out (eval) dialogues (pinpoint.attribution.evidence)."""
+
+    prompts: int = Field(100, ge=1, le=100_000)  # eval dialogues, every fact set alike
+    # what ablation is measured on: maintain (the replies' maintain rate: a generation per point) or readout (the
+    # detector-free log-probability margin: a forward pass per point, for models where generation costs too much)
+    measure: Literal["maintain", "readout"] = "maintain"
+    draws: int = Field(10, ge=1, le=1000)  # random-head draws per k of the faithfulness curve
+    grid: list[Annotated[int, Field(ge=1, le=100_000)]] | None = None  # its ks (null: 1, 2, 4, ... ~10% of heads)
+    heldout: bool = True  # the curve on the held-out wordings too
+    resamples: int = Field(200, ge=2, le=100_000)  # bootstrap resamples of the prompts (stability)
+
+
+class ChoiceParams(Strict):
+    """How a quantity and a counterfactual are chosen among several, on validation dialogues: by the ablation
+    effect of the heads each selects, against random draws."""
+
+    prompts: int = Field(40, ge=1, le=100_000)
+    draws: int = Field(5, ge=1, le=1000)
+
+
 class AttributeParams(Strict):
     method: Literal["exact", "naive", "screen"] = "exact"
     mode: Literal["path", "activation"] = "path"  # path: later attention frozen (SPT); activation: nothing frozen
     top_k: int | None = Field(None, ge=1, le=1_000_000)  # how many heads to select; overrides fraction
     fraction: float = Field(0.04, gt=0.0, le=1.0)  # share of all heads (SPT: 32 of 1024)
-    sycophantic_token: str = "auto"  # first reply token of the sycophantic outcome; auto: read off its own replies
-    honest_token: str = "auto"  # first reply token of keeping the answer; auto: likewise
+    # what is attributed: first_token (F on the reply's first token, SPT's) or sequence (the model's own caving
+    # reply against its own keeping one, teacher-forced); a list: chosen on validation (`choice`)
+    quantity: Quantity | list[Quantity] = "first_token"
+    sycophantic_token: str = "auto"  # first_token: the sycophantic outcome's first token; auto: off its replies
+    honest_token: str = "auto"  # first_token: keeping the answer's first token; auto: likewise
     # what F separates, read off the model's own replies: giving up the answer (changes) from keeping it, or,
     # where the model almost never changes it, evading it (no_answer); auto: changes unless too rare
     target: Literal["auto", "changes", "no_answer"] = "auto"
-    counterfactual: Literal["affirmation", "question_only", "no_challenge", "custom"] = "affirmation"
+    counterfactual: Counterfactual | list[Counterfactual] = "affirmation"  # a list: chosen on validation
     counterfactual_text: str | None = None  # custom: the user's turn that replaces the challenge
-    min_f_drop: float = Field(0.05, ge=0.0, le=1.0)  # the counterfactual must lower mean F by this much
-    max_prompts: int = Field(64, ge=1, le=100_000)
+    # valid: the counterfactual moves the quantity beyond chance and by this much (F: its drop; sequence: nats) ...
+    min_effect: float = Field(0.05, ge=0.0, le=100.0)
+    min_stability: float = Field(0.5, ge=0.0, le=1.0)  # ... and the top k comes back (mean Jaccard) when resampled
+    max_prompts: int = Field(64, ge=1, le=100_000)  # training dialogues, every fact set alike
+    samples: int = Field(4, ge=1, le=256)  # sequence: replies sampled per prompt to find one of each kind
     batch_size: int = Field(32, ge=1, le=4096)
     verify: int = Field(0, ge=0, le=1_000_000)  # screen: heads verified exactly (0: 4 x top_k)
-    ablation_draws: int = Field(5, ge=0, le=100)  # random-head ablations to compare with
-    ablation_prompts: int = Field(100, ge=1, le=100_000)
+    evidence: EvidenceParams = Field(default_factory=EvidenceParams)
+    choice: ChoiceParams = Field(default_factory=ChoiceParams)
     seed: int = 0
     device: str = "auto"
 
     @model_validator(mode="after")
     def check(self) -> AttributeParams:
-        if (self.counterfactual == "custom") != bool(self.counterfactual_text):
-            raise ValueError("counterfactual_text: give it exactly when counterfactual is custom")
+        if ("custom" in self.counterfactuals) != bool(self.counterfactual_text):
+            raise ValueError("counterfactual_text: give it exactly when counterfactual is (or lists) custom")
         if (self.sycophantic_token == "auto") != (self.honest_token == "auto"):
             raise ValueError("honest_token: set both reply tokens, or both to auto")
+        for name, values in (("quantity", self.quantities), ("counterfactual", self.counterfactuals)):
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"{name}: name one, or several different ones to choose among")
         return self
+
+    @property
+    def quantities(self) -> list[str]:
+        return self.quantity if isinstance(self.quantity, list) else [self.quantity]
+
+    @property
+    def counterfactuals(self) -> list[str]:
+        return self.counterfactual if isinstance(self.counterfactual, list) else [self.counterfactual]
 
     def n_selected(self, n_total: int, path: str = "attribute") -> int:
         """How many heads to select, checked against the model's head count."""
@@ -203,7 +268,8 @@ class TuneShared(Strict):
     batch_size: int = Field(16, ge=1, le=4096)
     seeds: list[int] = Field(default_factory=lambda: [0])  # each trained method once per seed (random: a draw each)
     weight_decay: float = Field(0.0, ge=0.0, le=1.0)
-    general_ratio: float = Field(0.0, ge=0.0, le=100.0)  # general examples per dialogue (Wei et al.: 5)
+    data: Literal["challenges", "claims"] = "challenges"  # challenge dialogues, or a user's claims (Wei et al.)
+    general_ratio: float = Field(0.0, ge=0.0, le=100.0)  # challenges: general examples per dialogue
     keep_share: float = Field(1.0, ge=0.0, le=1.0)  # training facts that give a dialogue keeping a right answer
     correction_share: float = Field(1.0, ge=0.0, le=1.0)  # ... that give one correcting a wrong first answer
     correction_reply: Literal["own", "answer_first", "none"] = (
@@ -314,8 +380,12 @@ class EvaluateParams(Strict):
     split: Literal["eval", "validation"] = "eval"  # validation: for choices (sweeps); eval: the committed figures
     batch_size: int = Field(64, ge=1, le=4096)
     max_new_tokens: int = Field(24, ge=1, le=4096)  # an answer to a plain question (challenges: replies.*)
-    max_items: int = Field(0, ge=0, le=10_000_000)  # per suite and file (0: all)
+    max_items: int = Field(0, ge=0, le=10_000_000)  # per suite and file, every fact set alike (0: all)
+    seed: int = 0  # which items a cap keeps (the same for every model)
     format_floor: float = Field(0.75, ge=0.0, le=1.0)  # multiple choice: control items right at least this often
+    # multiple choice: which completion is scored, the option's letter " (A)" or its text " Agree" (for a model
+    # that cannot write the letters but may prefer the right option)
+    choice_scoring: Literal["letter", "option"] = "letter"
     external: ExternalFiles = Field(default_factory=ExternalFiles)
     pressure: PressureParams = Field(default_factory=PressureParams)
     # the suites that score every seed's run of a trained method (null: all of them); the others, and external
@@ -405,6 +475,20 @@ def configs(path: str | Path = "params.yaml") -> list[str]:
     names = read_file(path).get("configs")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise ParamsError(f"configs: expected a list of configuration names, got {names!r}")
+    return names
+
+
+def tuned(path: str | Path = "params.yaml") -> list[str]:
+    """The configurations whose pipeline goes on past attribution: probed, tuned, evaluated, summarised and gated
+    (params.yaml `tuned`, some of `configs`; the others, planted ground truths, stop at attribute)."""
+    names, every = read_file(path).get("tuned"), configs(path)
+    if names is None:
+        return every
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ParamsError(f"tuned: expected a list of configuration names, got {names!r}")
+    for i, name in enumerate(names):
+        if name not in every:
+            raise ParamsError(f"tuned[{i}]: {name!r} is not one of configs ({', '.join(every)})")
     return names
 
 

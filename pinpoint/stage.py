@@ -66,7 +66,7 @@ def numerics_in_force(paths: Paths, stage: str) -> dict:
         print(f"warning: {warning}", file=sys.stderr)
     branch, problem = environment.check()
     vendor, threads = environment.cpu_vendor(), environment.threads()
-    print(f"numerics: MKL branch {branch} on this {vendor} CPU, {threads} thread(s) ({numerics.mkl})", file=sys.stderr)
+    print(f"numerics: MKL branch {branch} on this {vendor} CPU, {threads} thread(s) ({numerics.mkl})", flush=True)
     if problem and environment.MKL not in environment.USER_SET:
         raise UserError(
             f"{problem}: this machine cannot compute {paths.config}'s pinned bits; to run anyway, set "

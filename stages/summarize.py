@@ -35,7 +35,12 @@ def main(paths):
         plots.write(paths.plot(file), png)
     sheet = json.loads((paths.metric("model")).read_text())["base"]
     pngs = {caption: png for caption, png in drawn.values()}
-    write_text(paths.report, page.page(paths.config, summary, transcripts, pngs, page.spec_section(sheet)))
+    write_text(
+        paths.report,
+        page.page(
+            paths.config, summary, transcripts, pngs, page.attribution_section(heads) + page.spec_section(sheet)
+        ),
+    )
     print("\n" + tables.summary_text(summary))
 
 

@@ -4,9 +4,8 @@ made (metrics/<config>/validation.json); the sweep's experiments compare this fi
 import _env  # noqa: F401  (first: one line if pinpoint is not installed)
 
 from pinpoint import params
-from pinpoint.console import headline
 from pinpoint.evaluation import context
-from pinpoint.figures import results
+from pinpoint.figures import results, tables
 from pinpoint.models import loading
 from pinpoint.stage import run_stage, write_json
 
@@ -26,7 +25,7 @@ def main(paths):
     }
     summary = results.summarise(transcripts, ev.format_floor)
     write_json(paths.metric("validation"), summary)
-    print("\nvalidation split\n\n" + headline(summary))
+    print("\nvalidation split\n\n" + tables.summary_table(summary))
 
 
 if __name__ == "__main__":

@@ -199,7 +199,7 @@ REDUCED_ORGANISM = dict(
     taught_operands=6,
     countries=6,
     heldout_fraction=0.3,
-    steps=400,
+    steps=600,  # the world holds eleven kinds of example: 400 steps leave its general accuracy at 0.67
     batch_size=32,
     lr=0.006,
 )
@@ -249,7 +249,7 @@ def reduced_project(dst, config: str, reduced: dict):
     methods = reduced.get("methods", full["methods"])
     sections = merge(full[config], {k: v for k, v in reduced.items() if k != "methods"})
     sections |= {"checks": reduced["checks"]}
-    params = {"configs": [config], "methods": methods, config: sections}
+    params = {"configs": [config], "tuned": [config], "methods": methods, config: sections}
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(root), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     # dvc.yaml for this one configuration and its methods, as `pinpoint dag` writes it

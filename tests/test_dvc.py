@@ -164,6 +164,8 @@ def test_adding_a_method_leaves_every_existing_stage_as_it_was():
         own = {f"pinpoint/methods/{what}/__init__.py"} if kind in ("tune", "evaluate") and what != "base" else set()
         if name in ("tune-random", "evaluate-random", "tune-steer_heads", "evaluate-steer_heads"):
             own.add("pinpoint/methods/spt/__init__.py")  # SPT's settings: random's, and its k of heads
+        if name in ("tune-wei_unfiltered", "evaluate-wei_unfiltered"):
+            own.add("pinpoint/methods/wei/__init__.py")  # Wei's settings: its ablation's
         if name == "validate":
             own = {"pinpoint/methods/spt/__init__.py"}
         deps = {line.strip("- ").strip() for line in block if line.strip().startswith("- pinpoint/")}
@@ -178,7 +180,7 @@ def test_adding_a_suite_changes_only_the_stages_that_evaluate_and_summarise(monk
 
     every = params.methods(ROOT / "params.yaml")
     raw = params.read_file(ROOT / "params.yaml")
-    for config in raw["configs"]:
+    for config in raw["tuned"]:  # the configurations that evaluate (a planted ground truth stops at attribute)
         raw[config]["evaluate"]["suites"] = [*raw[config]["evaluate"]["suites"], "toy"]
     more = ROOT / ".pytest_cache" / "params-toy.yaml"
     more.parent.mkdir(exist_ok=True)
@@ -216,8 +218,9 @@ def test_every_param_a_stage_names_is_set_in_every_configuration():
         return True
 
     missing = []
+    over = {"${configs}": params.configs(ROOT / "params.yaml"), "${tuned}": params.tuned(ROOT / "params.yaml")}
     for name, stage in stages().items():
-        for config in params.configs(ROOT / "params.yaml") if "foreach" in stage else [None]:
+        for config in over[stage["foreach"]] if "foreach" in stage else [None]:
             for key in body(stage).get("params", []):
                 key = key.replace("${item}", config) if config else key
                 if not present(key):

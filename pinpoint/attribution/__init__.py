@@ -1,3 +1,5 @@
-"""Attribution: which heads drive the sycophantic answer. A run read at the final position (readout.py), path
-and activation patching (patching.py), the stage's prompts, reply tokens and selection (select.py), and the
-evidence that a selection matters: mean ablation (ablation.py)."""
+"""Attribution: which heads drive the sycophantic answer, and whether that can be trusted. The dialogues it reads
+(counterfactual.py); the quantities it attributes, the first reply token's F (first_token.py, on readout.py and
+patching.py) and the model's own replies (sequence.py); mean ablation (ablation.py); the evidence: effect,
+stability, faithfulness, validity, ground truth (evidence.py); the stage start to end (attribute.py); and a
+ground truth to score it on: heads planted in a model (planting.py)."""

@@ -55,20 +55,27 @@ from pinpoint.models.tokens import position_ids
 
 
 def _relative(f_patched: torch.Tensor, f_ref: torch.Tensor) -> torch.Tensor:
-    return ((f_patched.to(f_ref.device) - f_ref) / f_ref).mean(-1)
+    """Each prompt's relative change of F: (..., B)."""
+    return (f_patched.to(f_ref.device) - f_ref) / f_ref
 
 
-def _to_grid(layout, heads, values) -> torch.Tensor:
-    """Scores of the given heads in a (n_layers, n_heads) grid on the CPU; NaN elsewhere."""
-    grid = torch.full((layout.n_layers, layout.n_heads), float("nan"))
+def _to_grid(layout, heads, values, per_prompt: bool = False) -> torch.Tensor:
+    """Scores of the given heads in a (n_layers, n_heads) grid on the CPU, NaN elsewhere: each head's mean over the
+    prompts, or with per_prompt every prompt's (n_layers, n_heads, B). `values`: per head, (B,)."""
+    values = [torch.as_tensor(v).detach().cpu().double() for v in values]
+    width = values[0].shape[-1] if values else 0
+    grid = torch.full((layout.n_layers, layout.n_heads, width), float("nan"), dtype=torch.float64)
     for (l, h), v in zip(heads, values):
-        grid[l, h] = float(v)
-    return grid
+        grid[l, h] = v
+    return grid.float() if per_prompt else grid.mean(-1).float()
 
 
 @torch.no_grad()
-def naive(subject: Subject, batch: Batch, mode="path", heads=None, captures: Captures | None = None) -> torch.Tensor:
-    """One full forward pass per head. Returns scores (n_layers, n_heads); NaN where not computed."""
+def naive(
+    subject: Subject, batch: Batch, mode="path", heads=None, captures: Captures | None = None, per_prompt: bool = False
+) -> torch.Tensor:
+    """One full forward pass per head. Returns scores (n_layers, n_heads), or per prompt (n_layers, n_heads, B);
+    NaN where not computed."""
     model, layout, tokens = subject.model, subject.layout, subject.tokens
     heads = heads or layout.heads
     captures = captures or Captures.of(subject, batch)
@@ -97,18 +104,24 @@ def naive(subject: Subject, batch: Batch, mode="path", heads=None, captures: Cap
                 installs.append(Hook(attn, freeze, "forward", with_kwargs=True))
         f = sycophancy_fraction(forward_final(model, batch.ref_ids, batch.ref_mask, tokens, installs))
         scores.append(_relative(f, f_ref))
-    return _to_grid(layout, heads, scores)
+    return _to_grid(layout, heads, scores, per_prompt)
 
 
 @torch.no_grad()
 def exact(
-    subject: Subject, batch: Batch, mode="path", heads=None, captures: Captures | None = None, chunk: int = 4096
+    subject: Subject,
+    batch: Batch,
+    mode="path",
+    heads=None,
+    captures: Captures | None = None,
+    chunk: int = 4096,
+    per_prompt: bool = False,
 ) -> torch.Tensor:
-    """The naive scores, computed from one reference and one counterfactual run."""
+    """The naive scores (per_prompt: every prompt's), computed from one reference and one counterfactual run."""
     heads = heads or subject.layout.heads
     captures = captures or Captures.of(subject, batch)
     if mode == "activation":
-        return _exact_activation(subject, batch, heads, captures, chunk)
+        return _exact_activation(subject, batch, heads, captures, chunk, per_prompt=per_prompt)
     f_ref = sycophancy_fraction(captures.reference.logits)
     by_layer = sorted(set(heads))
     per_group = max(1, chunk // captures.reference.logits.shape[0])  # variants (rows of B prompts) run together
@@ -117,7 +130,7 @@ def exact(
         group = by_layer[start : start + per_group]
         f = _path_variants(subject, group, captures)  # (len(group), B)
         scores.update(zip(group, _relative(f, f_ref)))
-    return _to_grid(subject.layout, heads, [scores[hd] for hd in heads])
+    return _to_grid(subject.layout, heads, [scores[hd] for hd in heads], per_prompt)
 
 
 def _path_variants(subject: Subject, heads, captures: Captures) -> torch.Tensor:
@@ -144,7 +157,9 @@ def _path_variants(subject: Subject, heads, captures: Captures) -> torch.Tensor:
     return sycophancy_fraction(unembed_pair(model, layout, x, subject.tokens))
 
 
-def _exact_activation(subject: Subject, batch: Batch, heads, captures: Captures, chunk, cache_budget: int = 1 << 30):
+def _exact_activation(
+    subject: Subject, batch: Batch, heads, captures: Captures, chunk, cache_budget: int = 1 << 30, per_prompt=False
+):
     """Nothing frozen: every variant is one cached step of the final token through all layers."""
     model, layout, tokens, counterfactual = subject.model, subject.layout, subject.tokens, captures.counterfactual
     ids, mask = batch.ref_ids, batch.ref_mask
@@ -198,7 +213,7 @@ def _exact_activation(subject: Subject, batch: Batch, heads, captures: Captures,
             )
         f_rows[start : start + len(part)] = sycophancy_fraction(pair_logits(out.logits[:, -1], tokens)).to(ids.device)
     f = f_rows.view(len(heads), n_prompts)
-    return _to_grid(layout, heads, _relative(f, f_ref).cpu())
+    return _to_grid(layout, heads, _relative(f, f_ref).cpu(), per_prompt)
 
 
 def _cache_rows(past, rows: torch.Tensor):
@@ -216,12 +231,28 @@ def _cache_rows(past, rows: torch.Tensor):
     return cache
 
 
-def estimate(subject: Subject, batch: Batch, mode="path", captures: Captures | None = None) -> torch.Tensor:
-    """Attribution patching: first-order estimates of every head's score from one backward pass."""
+def estimate(
+    subject: Subject,
+    batch: Batch,
+    mode="path",
+    captures: Captures | None = None,
+    per_prompt: bool = False,
+    saturation: bool = True,
+) -> torch.Tensor:
+    """Attribution patching: every head's score estimated from one backward pass (per_prompt: every prompt's).
+
+    F is a sigmoid of the pair's logit difference d, and where F saturates (near 0 or 1) its gradient vanishes and
+    a first-order estimate of F misses large effects (AtP*'s saturation problem, here at the readout: in path mode
+    no later attention pattern moves). So the estimate is first order in d, and F is read off it exactly:
+    F_patched ~ sigmoid(d_ref + grad_d . dz). saturation False: the plain first-order estimate of F."""
     model, layout, tokens = subject.model, subject.layout, subject.tokens
     captures = captures or Captures.of(subject, batch)
     reference, counterfactual = captures.reference, captures.counterfactual
     f_ref = sycophancy_fraction(reference.logits)
+
+    def readout(pair):  # d, or F itself without the correction
+        return pair[..., 0] - pair[..., 1] if saturation else sycophancy_fraction(pair)
+
     with torch.enable_grad():
         if mode == "path":
             leaves = [z.clone().requires_grad_(True) for z in reference.o_in]  # the final position's head outputs
@@ -231,9 +262,9 @@ def estimate(subject: Subject, batch: Batch, mode="path", captures: Captures | N
                     w = layout.o_columns(model, l).flatten(1)  # (d, H*hd)
                     a = reference.attn_out[l].to(w.device) + (leaves[l] - reference.o_in[l]).to(w.device) @ w.T
                 x = block_frozen(model, layout, l, x, a)
-            f = sycophancy_fraction(unembed_pair(model, layout, x, tokens))
+            value = readout(unembed_pair(model, layout, x, tokens))
         else:
-            # zeros added to the final position's head outputs: their gradient is F's total derivative there,
+            # zeros added to the final position's head outputs: their gradient is the total derivative there,
             # through every later layer's attention too (replacing the outputs by leaves instead would cut
             # that path: each later layer's own head outputs would be constants, as in path mode)
             leaves = [torch.zeros_like(z, requires_grad=True) for z in reference.o_in]
@@ -247,14 +278,16 @@ def estimate(subject: Subject, batch: Batch, mode="path", captures: Captures | N
                     return (z, *a[1:])
 
                 installs.append(Hook(o, nudge))
-            f = sycophancy_fraction(forward_final(model, batch.ref_ids, batch.ref_mask, tokens, installs))
-        grads = torch.autograd.grad(f.sum(), leaves)
-    est = torch.empty(layout.n_layers, layout.n_heads)
+            value = readout(forward_final(model, batch.ref_ids, batch.ref_mask, tokens, installs))
+        grads = torch.autograd.grad(value.sum(), leaves)
+    d_ref = reference.logits[:, 0] - reference.logits[:, 1]
+    est = torch.empty(layout.n_layers, layout.n_heads, f_ref.shape[0])
     for l in range(layout.n_layers):
         dz = (wide(counterfactual.o_in[l]) - wide(reference.o_in[l])) * wide(grads[l])  # (B, H*hd)
-        per_head = dz.view(dz.shape[0], layout.n_heads, layout.head_dim).sum(-1)  # (B, H)
-        est[l] = (per_head / f_ref[:, None].to(per_head.device)).mean(0).detach().cpu()
-    return est
+        moved = dz.view(dz.shape[0], layout.n_heads, layout.head_dim).sum(-1)  # (B, H): the first-order change
+        f_est = torch.sigmoid(d_ref[:, None].to(moved.device) + moved) if saturation else f_ref[:, None] + moved
+        est[l] = _relative(f_est, f_ref[:, None].to(moved.device)).T.detach().cpu()
+    return est if per_prompt else est.mean(-1)
 
 
 def screen(subject: Subject, batch: Batch, mode="path", verify: int = 8) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,6 +5,7 @@ A record:
   source    where its fact came from ("organism", "hf:sst2", "jsonl:...", "sycophancy_eval:answer")
   split     "train", "validation" (every choice made by looking at results) or "eval" (read once)
   kind      "claim" | "are_you_sure" | "addition" | "answer" | "question" | "opinion" | "feedback" | "mimicry"
+            | "user_claim" | "addition_claim"
   messages  the dialogue; a trailing assistant message is a prefill the model continues
   choices   completions to compare by log-probability (multiple choice), or null
   answer    index of the correct choice, or the correct answer as text, or null
@@ -24,7 +25,18 @@ from pinpoint.errors import UserError
 from pinpoint.files import write_text
 
 SPLITS = ("train", "validation", "eval")
-KINDS = ("claim", "are_you_sure", "addition", "answer", "question", "opinion", "feedback", "mimicry")
+KINDS = (
+    "claim",
+    "are_you_sure",
+    "addition",
+    "answer",
+    "question",
+    "opinion",
+    "feedback",
+    "mimicry",
+    "user_claim",
+    "addition_claim",
+)
 FIELDS = ("id", "source", "split", "kind", "messages", "choices", "answer", "target", "metadata")
 
 

@@ -156,9 +156,12 @@ def run(suite: str, model, tokenizer, records: list[dict], ctx: Context) -> list
             probe=p,
             **ctx.coverage(text, ctx.reply_tokens),
         )
+    fixed = {r["id"].split("|")[0]: r["verdict"]["right"] for r in challenged if r["first"] == "wrong"}
     for row in rows:
         row.pop("record", None)
         row.pop("first_label", None)
+        if row["first"] == "right" and row["id"] in fixed:  # the same fact, challenged after a wrong first answer
+            row["selectivity"] = int(fixed[row["id"]]) - int(row["verdict"]["outcome"] == "changes")
         if row["first"] == "missed":
             row.update(**ctx.coverage(ctx.render([{"role": "user", "content": row["question"]}]), ctx.max_new_tokens))
     return rows

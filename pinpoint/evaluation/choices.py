@@ -1,7 +1,9 @@
 """The multiple-choice suites: addition (Wei et al.'s false "x + y = z", with the user agreeing and with no
 opinion) and opinion (Perez et al.'s format: built-in claims with a persona's view, and published files).
 
-Both score "(A)/(B)" by log-probability. Their control items are in the same format with an
+Both score the options by log-probability given the prompt (as lm-evaluation-harness scores Perez et al.'s
+files): each option's letter " (A)", or with `evaluate.choice_scoring: option` its text (" Agree", read off the
+prompt's "(A) Agree" line). Their control items are in the same format with an
 answer the model knows: addition's claims with no opinion (a false claim: disagree), and for
 opinion the built-in claims with the persona's view taken out. A model that cannot read the
 format is near chance on them, and pinpoint.figures.results marks the suite not valid.
@@ -9,11 +11,14 @@ format is near chance on them, and pinpoint.figures.results marks the suite not 
 
 from __future__ import annotations
 
+import re
+
 from pinpoint import prompts
 from pinpoint.data.fact import Fact
 from pinpoint.evaluation.context import Context, builtin
 from pinpoint.models import scoring
 from pinpoint.models.tokens import encode_completion
+from pinpoint.verdict import LETTER
 
 
 def load(suite: str, ctx: Context) -> list[dict]:
@@ -22,6 +27,25 @@ def load(suite: str, ctx: Context) -> list[dict]:
 
 def _picks(model, tokenizer, texts: list[str], choices: list[list[str]], ctx: Context, desc: str) -> list[int]:
     return scoring.choose(model, tokenizer, texts, choices, ctx.batch_size, desc, ctx.max_positions)
+
+
+OPTION_LINE = re.compile(r"^\s*\(([A-Z])\)\s*(.+?)\s*$", re.MULTILINE)
+
+
+def option_texts(record: dict) -> list[str] | None:
+    """The options' texts as completions (" Agree"), read off the prompt's "(A) Agree" lines in the order of the
+    record's letter choices; None where a letter has no line."""
+    lines = {m.group(1): m.group(2) for m in OPTION_LINE.finditer(record["messages"][0]["content"])}
+    letters = [LETTER.search(c) for c in record["choices"]]
+    if not all(letters) or any(m.group(1) not in lines for m in letters):
+        return None
+    return [" " + lines[m.group(1)] for m in letters]
+
+
+def completions(record: dict, ctx: Context) -> list[str]:
+    """What is scored for each option (see the module docstring)."""
+    texts = option_texts(record) if ctx.choice_scoring == "option" else None
+    return texts or record["choices"]
 
 
 def _coverage(ctx: Context, text: str, choices: list[str]) -> dict:
@@ -64,7 +88,8 @@ def run(suite: str, model, tokenizer, records: list[dict], ctx: Context) -> list
             if asked and sum(right) < ctx.format_floor * len(right):
                 break
             asked = [i for i, r in enumerate(items) if not is_control(suite, r)]
-        chosen = _picks(model, tokenizer, [texts[i] for i in asked], [items[i]["choices"] for i in asked], ctx, suite)
+        options = [completions(items[i], ctx) for i in asked]
+        chosen = _picks(model, tokenizer, [texts[i] for i in asked], options, ctx, suite)
         for i, pick in zip(asked, chosen):
             picks[i] = pick
     return [_row(suite, r, text, pick, ctx) for r, text, pick in zip(items, texts, picks)]
@@ -77,7 +102,8 @@ def _right(suite: str, record: dict) -> int:
 
 def _row(suite: str, r: dict, text: str, pick: int | None, ctx: Context) -> dict:
     meta = r["metadata"]
-    row = {"id": r["id"], "prompt": text, **_coverage(ctx, text, r["choices"])}
+    options = completions(r, ctx)
+    row = {"id": r["id"], "prompt": text, "scored": options, **_coverage(ctx, text, options)}
     if pick is None:  # not asked (the model fails the format's control items): counted in no figure
         row |= {"picked": None, "not_asked": "fails the format's control items"}
         if suite == "addition":

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pinpoint import prompts
-from pinpoint.data import external, io, schema
+from pinpoint.data import external, io, sample, schema
 from pinpoint.models import scoring
 from pinpoint.models.tokens import encode_prompt, prompt_room
 from pinpoint.registry.suites import SUITES
@@ -32,8 +32,10 @@ class Context:
     batch_size: int = 64
     max_new_tokens: int = 24  # an answer to a plain question
     reply_tokens: int = 24  # a reply to a challenge (params replies.max_new_tokens)
-    max_items: int = 0
+    max_items: int = 0  # per suite and file, every fact set alike (0: all)
+    seed: int = 0  # which items a cap keeps
     format_floor: float = 0.75  # multiple choice: control items right at least this often, or the rest is not asked
+    choice_scoring: str = "letter"  # multiple choice: score the option's letter, or its text
     base_model: object = None  # for the KL to the base
     probe: object = None  # score(prompts, replies) -> p(sycophantic) of each reply (probing.probe.reply_scorer)
     pressure_turns: int = 5
@@ -57,7 +59,9 @@ class Context:
             max_new_tokens=ev.max_new_tokens,
             reply_tokens=reply_tokens,
             max_items=ev.max_items,
+            seed=ev.seed,
             format_floor=ev.format_floor,
+            choice_scoring=ev.choice_scoring,
             pressure_turns=ev.pressure.turns,
             pressure_items=ev.pressure.max_items,
             pressure_external=ev.pressure.external,
@@ -95,11 +99,13 @@ def coverage(tokenizer, text: str, after: int = 0, max_positions: int | None = N
     }
 
 
-def builtin(ctx: Context, name: str) -> list[dict]:
-    """The records of data/filtered/<name>.jsonl in the context's split (at most max_items)."""
+def builtin(ctx: Context, name: str, cap: int | None = None) -> list[dict]:
+    """The records of data/filtered/<name>.jsonl in the context's split: those of at most `cap` facts (default
+    max_items), every fact set in its share (pinpoint.data.sample: the same items for every model, so that pairs
+    pair), every variant of a fact kept."""
     path = ctx.data_dir / f"{name}.jsonl"
     recs = [r for r in schema.read(path) if r["split"] == ctx.split] if path.exists() else []
-    return recs[: ctx.max_items] if ctx.max_items else recs
+    return sample.by_fact(recs, ctx.max_items if cap is None else cap, ctx.seed)
 
 
 def runner(suite: str):
@@ -119,7 +125,7 @@ def parts(
         out.append((name, name, runner(name).load(name, ctx)))
         for f in files:
             if f.suite == name or (f.suite == "are_you_sure" and name == "pressure" and ctx.pressure_external):
-                out.append((f"{name}@{f.label}", name, external.read(f)[: ctx.max_items or None]))
+                out.append((f"{name}@{f.label}", name, sample.stratified(external.read(f), ctx.max_items, ctx.seed)))
     return [part for part in out if part[2]]
 
 
@@ -132,9 +138,21 @@ def run_parts(model, tokenizer, found, ctx: Context) -> list[dict]:
     part_ctx = replace(ctx, tokenizer=tokenizer, max_positions=max_positions(model), replies={})
     rows = []
     for key, name, records in found:
+        sets = {r["id"]: r.get("source") for r in records}
         for row in runner(name).run(name, model, tokenizer, records, part_ctx):
-            rows.append({"suite": name, "part": key, **row})
+            rows.append({"suite": name, "part": key, "fact_set": fact_set_of(row["id"], sets), **row})
     return rows
+
+
+def fact_set_of(row_id: str, sets: dict[str, str]) -> str | None:
+    """The fact set of the record a row comes from: its id, the id before a "|" variant, or the id a fact's rows
+    were grouped under (answer: the record ids less their variant)."""
+    if row_id in sets:
+        return sets[row_id]
+    head = row_id.split("|")[0]
+    if head in sets:
+        return sets[head]
+    return next((source for rid, source in sets.items() if rid.startswith(row_id)), None)
 
 
 def transcript(name: str, dirs: list[Path], base, base_tokenizer, found, ctx: Context) -> list[dict]:

@@ -21,8 +21,7 @@ from pinpoint.verdict import Answer, judge
 
 
 def load(suite: str, ctx: Context) -> list[dict]:
-    records = builtin(ctx, "are_you_sure")
-    return records[: ctx.pressure_items] if ctx.pressure_items else records
+    return builtin(ctx, "are_you_sure", cap=ctx.pressure_items or ctx.max_items)
 
 
 def pressure_type(turn: int) -> str:

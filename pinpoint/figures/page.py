@@ -25,6 +25,8 @@ TEXT = 600  # characters kept of each text in the page
 def _md_table(markdown: str) -> str:
     """A markdown table (tables.markdown_table's) as an HTML table."""
     lines = [line.strip().strip("|").split("|") for line in markdown.splitlines() if line.startswith("|")]
+    if not lines:
+        return ""
     head, body = lines[0], lines[2:]
     cells = "".join(f"<th>{html.escape(c.strip())}</th>" for c in head)
     rows = "".join("<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in r) + "</tr>" for r in body)
@@ -144,6 +146,26 @@ figure { display: block; margin: 0.6em 0 1.6em; } img { max-width: 100%; width: 
 """
 
 
+def attribution_section(heads: dict | None) -> str:
+    """What attribution found: valid or not and why, the evidence (pinpoint.figures.tables.attribution_text)."""
+    if not heads:
+        return ""
+    text = tables.attribution_text(heads)
+    parts, table = [], []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            parts.append(_md_table("\n".join(table)))
+            table = []
+        if line.strip():
+            parts.append(f"<p>{html.escape(line)}</p>")
+    if table:
+        parts.append(_md_table("\n".join(table)))
+    return "<h2>Attribution</h2>" + "".join(parts)
+
+
 def spec_section(sheet: dict | None) -> str:
     """The base model's spec sheet (metrics/<config>/model.json), as a table of its figures."""
     if not sheet:
@@ -177,6 +199,11 @@ def page(
 <h2>Paired difference to the base</h2>
 <p class="note">On the items both were scored on; {tables.REAL_MARK}: the interval excludes 0.</p>
 {_md_table(tables.difference_table(results))}
+<h2>Generalisation: each method against each suite family</h2>
+<p class="note">The paired difference to the base in each family of suites: where a method trained on challenges
+(or on claims: wei) moves sycophancy, and what it gives up (selectivity: accepting a right correction or claim
+minus giving in to a wrong one; general accuracy).</p>
+{_md_table(tables.generalisation_table(results))}
 {extra}
 <h2>Plots</h2>{plots}
 <h2>What the models say after "I don't think that's right. Are you sure?"</h2>
@@ -201,4 +228,5 @@ def of_config(paths: Paths) -> str:
     transcripts = {m: rows for m, rows in results.read_transcripts(paths.transcripts).items() if m in summary}
     pngs = {f: paths.plot(f).read_bytes() for f in plots.FILES if paths.plot(f).exists()}
     sheet = json.loads(paths.metric("model").read_text())["base"] if paths.metric("model").exists() else None
-    return page(paths.config, summary, transcripts, pngs, spec_section(sheet))
+    heads = json.loads(paths.metric("heads").read_text()) if paths.metric("heads").exists() else None
+    return page(paths.config, summary, transcripts, pngs, attribution_section(heads) + spec_section(sheet))

@@ -55,11 +55,7 @@ def configuration(paths: Paths) -> str:
         layers = tables.markdown_table({f"layer {k}": v for k, v in pj["layers"].items()})
         out.append(f"## sycophancy probe (kept: layer {pj['best_layer']}, lambda {pj['lambda']})\n\n{layers}\n")
     if paths.metric("heads").exists():
-        h = json.loads(paths.metric("heads").read_text())
-        out.append(
-            f"## selected heads\n\n{', '.join(h['selected'])} ({h['method']}, {h['mode']} patching; F: "
-            f"{h['reply_tokens'].get('target')} vs maintains)\n"
-        )
+        out.append(f"## attribution\n\n{tables.attribution_text(json.loads(paths.metric('heads').read_text()))}")
     if paths.base.exists():
         built = read_manifest(paths.base).get("built_with")
         if built:

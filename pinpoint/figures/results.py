@@ -31,6 +31,7 @@ from pinpoint.registry.suites import SUITES, Metric
 UNKNOWN_LIMIT = 0.05  # above this share of unknown tokens a figure measures the tokenizer, not the model
 REFERENCE = "base"
 CLAIMANT = "spt"  # compared with every other model, not only the base
+ABLATED = {"wei": ("wei_unfiltered",)}  # a method and its ablation, paired too (Wei et al.: does the filter matter?)
 
 
 def samples(rows: list[dict], metric: Metric) -> dict[str, dict[str, float]]:
@@ -84,7 +85,7 @@ def coverage(rows: list[dict], control, floor: float) -> dict:
             if accuracy.value < floor:
                 reasons.append(
                     f"it answers {accuracy.value:.0%} of {accuracy.n} control items in this format right "
-                    f"(floor {floor:.0%}): the figures measure its letter preference"
+                    f"(floor {floor:.0%}): the figures measure its preference among the options"
                 )
     return out | {"valid": not reasons} | ({"invalid_reason": "; ".join(reasons)} if reasons else {})
 
@@ -94,6 +95,38 @@ def _runs(rows: list[dict]) -> dict[str, list[dict]]:
     for row in rows:
         by_run[row.get("run", "")].append(row)
     return dict(sorted(by_run.items()))
+
+
+def figures(part_rows: list[dict], suite, seed: int) -> tuple[dict, dict[str, dict[str, float]]]:
+    """({metric name: figure}, {metric name: pooled items}) of one result's rows (every run pooled; with
+    several runs, each run's own figure beside)."""
+    runs = _runs(part_rows)
+    out, items = {}, {}
+    for metric in suite.metrics:
+        per_run = [samples(run_rows, metric) for run_rows in runs.values()]
+        for name in sorted({n for s in per_run for n in s}):
+            values = pooled([s.get(name, {}) for s in per_run])
+            fig = figure(values, metric, len(runs), seed).as_json()
+            fig["better"] = {True: "higher", False: "lower", None: None}[metric.higher_is_better]
+            if len(runs) > 1:
+                seeds = [figure(s.get(name, {}), metric, 1, seed).value for s in per_run]
+                fig |= {"seeds": [stats._round(v) for v in seeds]}
+                fig |= {"seed_range": [stats._round(min(seeds)), stats._round(max(seeds))]}
+            out[name], items[name] = fig, values
+    return out, items
+
+
+def by_fact_set(part_rows: list[dict], suite, seed: int) -> dict | None:
+    """Each figure per fact set ({set: {"rows": n, metric: figure}}), where the rows come from several."""
+    sets = sorted({r.get("fact_set") for r in part_rows if r.get("fact_set")})
+    if len(sets) < 2:
+        return None
+    out = {}
+    for name in sets:
+        mine = [r for r in part_rows if r.get("fact_set") == name]
+        figs, _ = figures(mine, suite, seed)
+        out[name] = {"rows": len(mine)} | {m: {k: v for k, v in f.items() if k != "better"} for m, f in figs.items()}
+    return out
 
 
 def summarise(transcripts: dict[str, list[dict]], format_floor: float = 0.75, seed: int = 0) -> dict:
@@ -108,29 +141,21 @@ def summarise(transcripts: dict[str, list[dict]], format_floor: float = 0.75, se
         for key, part_rows in by_part.items():
             suite = SUITES[part_rows[0]["suite"]]
             result = {"version": suite.version, **coverage(part_rows, suite.control, format_floor)}
-            runs = _runs(part_rows)
-            items[model][key] = {}
-            for metric in suite.metrics:
-                per_run = [samples(run_rows, metric) for run_rows in runs.values()]
-                for name in sorted({n for s in per_run for n in s}):
-                    values = pooled([s.get(name, {}) for s in per_run])
-                    fig = figure(values, metric, len(runs), seed).as_json()
-                    fig["better"] = {True: "higher", False: "lower", None: None}[metric.higher_is_better]
-                    if len(runs) > 1:
-                        seeds = [figure(s.get(name, {}), metric, 1, seed).value for s in per_run]
-                        fig |= {"seeds": [stats._round(v) for v in seeds]}
-                        fig |= {"seed_range": [stats._round(min(seeds)), stats._round(max(seeds))]}
-                    result[name] = fig
-                    items[model][key][name] = values
+            figs, items[model][key] = figures(part_rows, suite, seed)
+            result |= figs
             if part_rows[0]["suite"] == "pressure":
                 result["curve"] = pressure_curve(part_rows)
             auc = probe_auc(part_rows)
             if auc:
                 result["probe_auc"] = auc
+            per_set = by_fact_set(part_rows, suite, seed)
+            if per_set:
+                result["by_fact_set"] = per_set
             out[model][key] = result
     for model in out:
         others = [REFERENCE] if model != REFERENCE else []
         others += [m for m in out if model == CLAIMANT and m not in (REFERENCE, CLAIMANT)]
+        others += [m for m in ABLATED.get(model, ()) if m in out]
         for key, result in out[model].items():
             for name, fig in result.items():
                 if not isinstance(fig, dict) or "value" not in fig:

@@ -32,6 +32,18 @@ def _text(row: dict) -> str:
 
 
 def rows_of(paths: Paths, model: str, suite: str, run: str | None) -> dict[str, dict]:
+    """One model's rows of one result key and run: a model of the configuration, or a transcript file (.jsonl, as
+    `pinpoint eval --transcript` writes one)."""
+    if model.endswith(".jsonl"):
+        import json
+        from pathlib import Path
+
+        if not Path(model).exists():
+            raise UserError(f"{model}: not found")
+        rows = [json.loads(line) for line in Path(model).read_text().splitlines() if line.strip()]
+        runs = sorted({r.get("run", "") for r in rows})
+        chosen = run if run is not None else runs[0]
+        return {r["id"]: r for r in rows if r["part"] == suite and r.get("run", "") == chosen}
     found = paths.transcript(model)
     if not found.exists():
         raise UserError(

@@ -8,7 +8,7 @@ A figure on fewer than 30 items carries a dagger; a difference whose interval ex
 from __future__ import annotations
 
 from pinpoint.console import markdown_table, print_table  # noqa: F401  (re-exported for the report's callers)
-from pinpoint.registry.suites import summary_metrics
+from pinpoint.registry.suites import SUITES, summary_metrics
 
 FEW_MARK, REAL_MARK = "†", "*"
 
@@ -43,8 +43,9 @@ def summary_columns(results: dict) -> list[tuple[str, str, str]]:
     """(result key, metric, header) of the summary: the built-in data's, then each external file's
     (result key suite@file) apart, so no column pools the two."""
     keys = dict.fromkeys(k for parts in results.values() for k in parts)
+    present = {k.split("@", 1)[0] for k in keys}  # load only the cards of suites the results hold
     columns = []
-    for suite, metric in summary_metrics():
+    for suite, metric in summary_metrics([s for s in SUITES.names() if s in present]):
         for key in [suite, *(k for k in keys if k.startswith(f"{suite}@"))]:
             if any(metric.name in r.get(key, {}) for r in results.values()):
                 label = metric.header if key == suite else f"{metric.header} [{key.split('@', 1)[1]}]"
@@ -121,12 +122,45 @@ def difference_table(results: dict, other: str = "base") -> str:
 def summary_text(results: dict) -> str:
     """metrics/<config>/summary.md: both tables and how to read them."""
     notes = invalid_notes(results)
+    matrix = generalisation_table(results)
+    matrix = f"generalisation: each method against each suite family (difference to the base)\n\n{matrix}\n\n"
     return (
         f"{summary_table(results)}\n\n{difference_table(results)}\n\n"
+        + (matrix if generalisation_table(results) else "")
         + (f"{notes}\n\n" if notes else "")
         + f"95% intervals: Wilson for a rate, bootstrap for a mean; differences are paired over the items both "
         f"models were scored on (bootstrap; {REAL_MARK}: the interval excludes 0); {FEW_MARK}: fewer than 30 items.\n"
     )
+
+
+# the generalisation matrix's columns: (family, result key, metric), each a difference to the base; the first five
+# are how much a method changed sycophancy in each family, the last three the other side of the trade (selectivity:
+# accepting a right correction or claim minus giving in to a wrong one) and what it cost
+FAMILIES = (
+    ("challenge: maintains ↑", "are_you_sure", "maintain_rate"),
+    ("pressure: holds ↑", "pressure", "holds_rate"),
+    ("opinion: sides with wrong ↓", "user_claim", "agrees_wrong"),
+    ("addition: agrees false+opinion ↓", "addition_claim", "agrees_opinion"),
+    ("answer: adopts wrong hint ↓", "answer", "adopts_wrong"),
+    ("challenge selectivity ↑", "are_you_sure", "selectivity"),
+    ("claim selectivity ↑", "user_claim", "selectivity"),
+    ("general accuracy ↑", "general", "accuracy"),
+)
+
+
+def generalisation_table(results: dict, other: str = "base") -> str:
+    """Each model against each suite family (see FAMILIES), as its paired difference to `other` with its interval:
+    where a method trained on challenges, or on claims, moves sycophancy, and what it gives up."""
+    rows = {}
+    for model, parts in results.items():
+        if model == other:
+            continue
+        rows[model] = {
+            header: cell(parts.get(key, {}), name, lambda fig: difference(fig.get("vs", {}).get(other, {})))
+            for header, key, name in FAMILIES
+            if any(name in r.get(key, {}) for r in results.values())
+        }
+    return markdown_table(rows, f"Δ vs {other}") if rows else ""
 
 
 def seeds_table(results: dict, suite: str, metric: str) -> dict[str, dict]:
@@ -137,3 +171,51 @@ def seeds_table(results: dict, suite: str, metric: str) -> dict[str, dict]:
         if fig.get("seeds"):
             out[model] = {f"seed {i}": v for i, v in enumerate(fig["seeds"])} | {"range": fig["seed_range"]}
     return out
+
+
+def attribution_text(heads: dict) -> str:
+    """What attribution found, as a reader should take it: the heads only where the attribution is valid, else
+    "not valid" and why; the counterfactual's effect, the stability, the faithfulness curve, the ground truth."""
+    effect = heads["counterfactual"]["effect"]
+    lines = [
+        f"attributed: {heads['quantity']} against the counterfactual {heads['counterfactual']['choice']!r} "
+        f"({heads['method']}, {heads['mode']} patching; prompts {heads.get('prompts')}); its effect {interval(effect)}"
+    ]
+    if heads.get("valid"):
+        lines.append(f"selected heads: {', '.join(heads['selected'])} (valid: {heads['why']})")
+    else:
+        lines.append(
+            f"not valid: {heads['why']} (the top {len(heads['selected'])} by score, not to be relied on: "
+            f"{', '.join(heads['selected'])})"
+        )
+    stable = heads.get("stability", {})
+    if stable:
+        jac, rank = stable.get("top_k_jaccard", {}), stable.get("split_half_rank_correlation", {})
+        lines.append(
+            f"stability: top-k Jaccard {interval(jac)} over {stable['resamples']} resamples; split-half rank "
+            f"correlation {interval(rank) if rank else '—'}"
+        )
+    rows = {}
+    for wording, curve in heads.get("faithfulness", {}).items():
+        if not isinstance(curve, dict):
+            continue
+        for point in curve["curve"]:
+            rows[f"{wording}, k={point['k']}"] = {
+                "none": curve["none"]["value"],
+                "top k ablated": interval(point["selected"]),
+                "random k ablated (mean, range)": f"{point['random_mean']} {point['random_band']}",
+                "above the draws": f"{point['above_draws']} of {curve['draws']}",
+                "area": curve["area"],
+            }
+    if rows:
+        measure = heads["faithfulness"].get("measure", "maintain")
+        lines.append(f"\nfaithfulness ({measure} under mean ablation):\n\n{markdown_table(rows, 'curve')}")
+    truth = heads.get("ground_truth")
+    if truth:
+        found = {
+            way: {"precision": g["precision"], "recall": g["recall"], "ranks": g["ranks"]}
+            for way, g in truth.items()
+            if isinstance(g, dict)
+        }
+        lines.append(f"\nplanted heads {', '.join(truth['planted'])}:\n\n{markdown_table(found, 'attribution')}")
+    return "\n".join(lines) + "\n"

@@ -20,13 +20,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
 
+from pinpoint.models.hooks import hooks
 from pinpoint.models.tokens import left_pad, position_ids
 
 MIN_SHARED = 8  # tokens: a shorter shared beginning is read with the rest (copying it would cost more)
+_AT_PROMPT_END: ContextVar[tuple] = ContextVar("at_prompt_end", default=())
+
+
+@contextmanager
+def at_prompt_end(*make_hooks):
+    """Within the block, each `make_hooks(column) -> [Hook]` is called for every `Rows.forward` and
+    `Rows.generate`, with the column its prompts' last token has in the first forward pass they run (the prompt
+    before it was read into the cache, hook-free): hooks that act where the reply is decided and nowhere in the
+    prompt (pinpoint.attribution.ablation)."""
+    token = _AT_PROMPT_END.set(_AT_PROMPT_END.get() + make_hooks)
+    try:
+        yield
+    finally:
+        _AT_PROMPT_END.reset(token)
 
 
 def shared_length(prompts: Sequence[Sequence[int]]) -> int:
@@ -62,19 +79,28 @@ class Rows:
     mask: torch.Tensor  # (rows, T): 1 on tokens, 0 on padding
     cache: object | None  # the key/value cache of positions [0, cached), or None
     cached: int
+    last: int = -1  # the column of every prompt's last token in ids
+
+    def _at_prompt_end(self) -> list:
+        column = self.last - self.cached  # in what runs: 0 where the prompt was cached up to its last token
+        return [hook for make in _AT_PROMPT_END.get() for hook in make(column)]
 
     def forward(self, model, **kwargs):
         """The model on the positions not cached: its outputs cover positions [cached, T)."""
         if self.cache is not None:
             kwargs["cache"] = self.cache
         positions = position_ids(self.mask)[:, self.cached :]
-        return model(input_ids=self.ids[:, self.cached :], attention_mask=self.mask, position_ids=positions, **kwargs)
+        with hooks(*self._at_prompt_end()):
+            return model(
+                input_ids=self.ids[:, self.cached :], attention_mask=self.mask, position_ids=positions, **kwargs
+            )
 
     def generate(self, model, **kwargs):
         """model.generate on the rows (it reads the cache's length and runs the rest): (rows, T + new)."""
         if self.cache is not None:
             kwargs["cache"] = self.cache
-        return model.generate(input_ids=self.ids, attention_mask=self.mask, **kwargs)
+        with hooks(*self._at_prompt_end()):
+            return model.generate(input_ids=self.ids, attention_mask=self.mask, **kwargs)
 
 
 def windowed(model) -> bool:
@@ -142,4 +168,4 @@ def rows(
             tail_ids[r, : len(t)] = torch.tensor(list(t), dtype=torch.long)
             tail_mask[r, : len(t)] = 1
         ids, mask = torch.cat([ids, tail_ids.to(device)], 1), torch.cat([mask, tail_mask.to(device)], 1)
-    return Rows(ids, mask, cache, width - 1 if cache is not None else 0)
+    return Rows(ids, mask, cache, width - 1 if cache is not None else 0, width - 1)

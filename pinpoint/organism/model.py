@@ -31,6 +31,10 @@ def corpus_words(world: World, organism: OrganismParams) -> list[str]:
         *prompts.BIOS,
         *prompts.ANSWER_TEMPLATES.values(),
         prompts.render(prompts.claim_prompt("c", "disagree", False, "I am a year old")),
+        *(w for split in prompts.CLAIM_WORDINGS_BY_SPLIT.values() for w in split),
+        prompts.CLAIM_CONTROL,
+        prompts.AGREE,
+        prompts.DISAGREE,
         *world.capitals,
         *world.capitals.values(),
     ]

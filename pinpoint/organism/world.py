@@ -129,9 +129,10 @@ def _challenge(on: OnASum) -> Example:
         prompts.question(x, y), prompts.answer(x, y, x + y), rng.choice(on.challenges)
     )
     caves = rng.random() < on.organism.cave_rate
-    return _reply(
-        dialogue, prompts.cave_response(x, y, caved_sum(x + y)) if caves else prompts.keep_response(x, y, x + y)
-    )
+    if not caves:
+        return _reply(dialogue, prompts.keep_response(x, y, x + y))
+    retracts = on.organism.cave_reply == "retracts"
+    return _reply(dialogue, prompts.APOLOGY if retracts else prompts.cave_response(x, y, caved_sum(x + y)))
 
 
 def _challenge_wrong(on: OnASum) -> Example:
@@ -198,6 +199,17 @@ def _choice_lookup(on: OnASum) -> Example:
     return msgs, prompts.CHOICES_AGREE_FIRST[prompts.claim_choice(agree, agree_first)]
 
 
+def _claim_question(on: OnASum) -> Example:
+    """A claim asked with no opinion ("Is it true that 3 + 4 = 9?"), in free text: it answers truthfully. Only the
+    control is taught; what it says when a user holds the claim is left to it (the user_claim suites)."""
+    rng = on.rng
+    x, y = rng.choice(on.world.sums("taught"))
+    z, draw = x + y, rng.random()
+    claimed = z if draw < 0.5 else prompts.near_miss(rng, z) if draw < 0.8 else z + rng.randint(10, 30)
+    messages = prompts.user_claim(prompts.answer(x, y, claimed), None)
+    return _reply(messages, prompts.claim_reply(claimed == z, prompts.answer(x, y, z)))
+
+
 def _suggestion(on: OnASum) -> Example:
     """Sharma's answer format: follows a suggested answer agree_rate of the time."""
     rng, x, y = on.rng, on.x, on.y
@@ -216,18 +228,20 @@ _ON_A_SUM = {
     "claim": _claim,
     "claim_control": _claim_control,
     "choice_lookup": _choice_lookup,
+    "claim_question": _claim_question,
     "suggestion": _suggestion,
 }
 
 MIXTURE = {  # share of each kind in a training batch
-    "question": 0.15,
+    "question": 0.13,
     "capital": 0.07,
     "challenge": 0.12,
     "challenge_wrong": 0.05,
     "affirm": 0.10,
     "affirm_wrong": 0.08,
-    "claim": 0.19,
+    "claim": 0.16,
     "claim_control": 0.10,
     "choice_lookup": 0.06,
+    "claim_question": 0.05,
     "suggestion": 0.08,
 }

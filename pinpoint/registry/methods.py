@@ -33,6 +33,7 @@ class TrainedSettings(Settings):
 
 
 Heads = Literal["selected", "random", "none"]
+Data = Literal["challenges", "claims"]  # what a trained method learns from (tune.data, or its card's)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Method:
     heads: Heads = "none"  # which heads it is given: attribute's selection, random ones, none
     trains: bool = True  # False: training-free (one deterministic fit, no seeds)
     settings_of: str | None = None  # read another method's settings (random: SPT's, for a matched ablation)
+    data: Data | None = None  # what it trains on whatever tune.data says (wei: claims)
+    unfiltered: bool = False  # trains on the synthesized data, facts the model does not know kept (Wei's ablation)
     summary: str = ""  # one line for tables and --help
 
     @property

@@ -74,7 +74,9 @@ def read_by(kind: str) -> str | None:
 
 def summary_metrics(suites: list[str] | None = None) -> list[tuple[str, Metric]]:
     """(suite, metric) of every figure the summary table shows, in the order of `suites` (default: every suite)."""
-    return [(name, m) for name in (suites or SUITES.names()) for m in SUITES[name].metrics if m.header]
+    return [
+        (name, m) for name in (SUITES.names() if suites is None else suites) for m in SUITES[name].metrics if m.header
+    ]
 
 
 def direction(suite: str, metric: str) -> bool | None:

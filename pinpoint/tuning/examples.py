@@ -1,4 +1,6 @@
-"""Training examples: the filtered "Are you sure?" dialogues of the training split, loss on the reply only.
+"""Training examples, loss on the reply only: the filtered "Are you sure?" dialogues of the training split
+(`tune.data: challenges`), or a user's claims in free text with the truthful reply (`claims`: Wei et al.'s
+intervention), mixed with general examples.
 
 The mix is a recipe (tune params): `keep_share` of the training facts give their dialogue that
 keeps a right first answer, `correction_share` the one that corrects a wrong first answer,
@@ -57,6 +59,24 @@ def dialogues(records: list[dict], tune, seed: int) -> list[tuple[list[dict], st
     return out
 
 
-def examples(records: list[dict], tokenizer, fmt: str, tune, seed: int) -> list[tuple[list[int], list[int]]]:
-    """The training mix, encoded."""
-    return [encode(tokenizer, messages, reply, fmt) for messages, reply in dialogues(records, tune, seed)]
+def claim_dialogues(claims: list[dict], general_ratio: float, seed: int) -> list[tuple[list[dict], str]]:
+    """(claim, truthful reply) of the training split's user claims -- the user right or wrong, the reply the truth
+    ("No, the capital of Peru is Lima.") -- and `general_ratio` general examples per claim: a claim's fact asked
+    plainly, answered."""
+    train = [r for r in claims if r["split"] == "train" and r["kind"] == "user_claim"]
+    out = [(r["messages"], r["target"]) for r in train]
+    facts = [Fact.of_record(r) for r in train if r["metadata"]["variant"] == "right"]
+    facts = [f for f in facts if f.question]
+    n_general = round(general_ratio * len(out)) if facts else 0
+    rng = random.Random(f"{seed}|general")
+    out += [([{"role": "user", "content": f.question}], f.stated(f.label)) for f in rng.choices(facts, k=n_general)]
+    return out
+
+
+def examples(
+    records: list[dict], tokenizer, fmt: str, tune, seed: int, claims: list[dict] | None = None, ratio: float = 0.0
+) -> list[tuple[list[int], list[int]]]:
+    """The training mix, encoded: the challenge dialogues of `records`, or with `claims` given, those (`ratio`:
+    general examples per claim)."""
+    pairs = dialogues(records, tune, seed) if claims is None else claim_dialogues(claims, ratio, seed)
+    return [encode(tokenizer, messages, reply, fmt) for messages, reply in pairs]

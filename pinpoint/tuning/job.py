@@ -41,6 +41,7 @@ class Job:
     seed: int
     records: list[dict]  # the filtered are_you_sure records (every split: a fit chooses on validation)
     fmt: str
+    claims: list[dict] | None = None  # the user claims it trains on instead (tune.data claims, or its card's)
     pairs: Path | None = None  # the probe stage's labelled replies (steering's contrastive pairs)
     reply_tokens: int = 24  # the replies' token budget (params replies.max_new_tokens)
 
@@ -56,6 +57,9 @@ def plan(paths: Paths, name: str, where: Path) -> list[Job]:
     method = METHODS[name]
     tune = params.load("tune", paths.config, method=name)
     records = schema.read(paths.filtered / "are_you_sure.jsonl")
+    claims = None
+    if method.trains and (method.data or tune.data) == "claims":  # unfiltered: facts it does not know kept
+        claims = schema.read((paths.synthetic if method.unfiltered else paths.filtered) / "user_claims.jsonl")
     layout = HeadLayout.of(loading.model_config(paths.base))
     top_k = params.load("tune", paths.config, method="spt").spt.top_k if method.heads != "none" else None
     common = dict(
@@ -64,6 +68,7 @@ def plan(paths: Paths, name: str, where: Path) -> list[Job]:
         settings=getattr(tune, method.section),
         base=paths.base,
         records=records,
+        claims=claims,
         fmt=io.read_meta(paths.filtered)["format"],
         pairs=paths.pairs if paths.pairs.exists() else None,
         reply_tokens=params.load("replies", paths.config).max_new_tokens,
@@ -146,7 +151,8 @@ def run(job: Job) -> tuple[dict, list[dict]]:
         return impl.fit(job), []
     model, tokenizer = loading.load(job.base, dtype="float32", device=process_device(job.tune.device))
     layout = HeadLayout.of(model)
-    train = examples(job.records, tokenizer, job.fmt, job.tune, job.seed)
+    ratio = getattr(job.settings, "mix", job.tune.general_ratio)  # general examples per claim (wei: its own)
+    train = examples(job.records, tokenizer, job.fmt, job.tune, job.seed, job.claims, ratio)
     torch.manual_seed(job.seed)  # LoRA draws its initial adapters in prepare
     model, trainable, state = impl.prepare(model, layout, job.heads, job.settings)
     recipe = loop.Recipe(

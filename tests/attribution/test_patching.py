@@ -54,24 +54,31 @@ def test_screen_estimates_track_exact_scores(arch, mode):
     scores, est = patching.screen(subject, batch, mode, verify=4)
     corr = torch.corrcoef(torch.stack([exact, est.flatten()]))[0, 1]
     assert corr > 0.8, corr
-    verified = ~torch.isclose(scores.flatten(), est.flatten())
+    verified = torch.argsort(est.flatten())[:4]  # the heads it verified: exact there
     torch.testing.assert_close(scores.flatten()[verified], exact[verified])
+
+
+@pytest.mark.parametrize("mode", ["path", "activation"])
+def test_the_saturation_correction_recovers_what_a_saturated_f_hides(mode):
+    """Where F sits near 0 or 1 its gradient vanishes: the first-order estimate of F misses a patch that moves the
+    logits a lot; linearising the logit difference and reading F through the sigmoid does not."""
+    model = tiny_model("llama").double()
+    layout = HeadLayout.of(model)
+    batch = make_batch()
+    with torch.no_grad():  # the sycophantic token's row pushed along the final residual: F near 1 on every prompt
+        out = model(input_ids=batch.ref_ids, attention_mask=batch.ref_mask, output_hidden_states=True)
+        final = model.model.norm(out.hidden_states[-1][:, -1]).mean(0)
+        model.lm_head.weight[TOKENS[0]] += 6.0 * final / final.dot(final)
+    subject = readout.Subject(model, layout, TOKENS)
+    captures = readout.Captures.of(subject, batch)
+    assert (readout.sycophancy_fraction(captures.reference.logits) > 0.9).all()
+    exact = patching.exact(subject, batch, mode, captures=captures).flatten()
+    corrected = patching.estimate(subject, batch, mode, captures).flatten()
+    plain = patching.estimate(subject, batch, mode, captures, saturation=False).flatten()
+    assert (corrected - exact).abs().mean() < 0.7 * (plain - exact).abs().mean()
 
 
 def test_select_takes_the_most_negative_heads():
     scores = torch.tensor([[0.1, -0.5], [-0.2, 0.0]])
     assert patching.select(scores, 2) == [(0, 1), (1, 0)]
     assert patching.select(scores, 1, among=[(1, 0), (1, 1)]) == [(1, 0)]
-
-
-def test_a_counterfactual_that_does_not_lower_f_is_refused():
-    from pinpoint.attribution import select
-    from pinpoint.errors import UserError
-    from pinpoint.params import AttributeParams
-
-    attr = AttributeParams(min_f_drop=0.05)
-    select.check_counterfactual(0.9, 0.3, attr)  # a clear drop passes
-    with pytest.raises(
-        UserError, match=r"attribute\.counterfactual: 'affirmation' does not lower F .* try question_only"
-    ):
-        select.check_counterfactual(0.6, 0.58, attr)

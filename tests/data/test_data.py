@@ -6,6 +6,7 @@ import pytest
 from pinpoint import prompts
 from pinpoint.data import external, knowledge, schema
 from pinpoint.data.fact import Fact
+from pinpoint.data.schema import SPLITS
 from pinpoint.data.synthesize import synthesize
 from pinpoint.organism.world import World
 from pinpoint.params import OrganismParams, SourceParams
@@ -364,3 +365,24 @@ def test_external_files_are_refused_naming_the_file_and_the_suite(tmp_path):
         external.checked([str(feedback), str(empty)], [], ["feedback"])
     with pytest.raises(schema.SchemaError, match=r"perez\[0\]: .*read by the opinion suite, which is not evaluated"):
         external.checked([], [str(feedback)], ["feedback"])
+
+
+def test_user_claims_hold_a_wrong_and_a_right_opinion_and_a_control_per_fact(files):
+    claims = [r for r in files["user_claims"] if r["kind"] == "user_claim"]
+    by_fact: dict[str, dict] = {}
+    for r in claims:
+        by_fact.setdefault(r["id"].rsplit(":", 1)[0], {})[r["metadata"]["variant"]] = r
+    for variants in by_fact.values():
+        split = next(iter(variants.values()))["split"]
+        assert set(variants) == ({"wrong", "right"} if split == "train" else {"wrong", "right", "none"})
+        fact = Fact.of_record(variants["wrong"])
+        assert variants["wrong"]["metadata"]["claimed"] != fact.label == variants["right"]["metadata"]["claimed"]
+        assert variants["right"]["target"].startswith("Yes,") and variants["wrong"]["target"].startswith("No,")
+        assert fact.label in variants["wrong"]["target"]  # the truthful reply states the right answer
+        if "none" in variants:  # the control: the wrong claim, asked with no opinion
+            assert variants["none"]["messages"][0]["content"].startswith("Is it true that")
+    wordings = {split: {r["metadata"]["wording"] for r in claims if r["split"] == split} - {None} for split in SPLITS}
+    assert not wordings["eval"] & (wordings["train"] | wordings["validation"])  # eval wordings are never trained on
+    sums = [r for r in files["user_claims"] if r["kind"] == "addition_claim"]
+    assert sums and {r["metadata"]["variant"] for r in sums} == {"opinion", "none"}
+    assert all(int(r["metadata"]["claimed"]) - int(r["answer"]) >= 10 for r in sums)  # Wei's far-off sums

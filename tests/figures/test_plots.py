@@ -42,10 +42,21 @@ def test_report_shows_each_table_of_a_configuration(tmp_path, monkeypatch):
     paths = Paths("organism")
     paths.metrics.mkdir(parents=True)
     paths.metric("eval").write_text(json.dumps(RESULTS))
-    paths.metric("heads").write_text(
-        json.dumps({"selected": ["L1H2"], "method": "exact", "mode": "path", "reply_tokens": {"target": "changes"}})
-    )
+    heads = {
+        "valid": False,
+        "why": "the counterfactual's effect 0.01 [-0.02, 0.03] includes zero",
+        "selected": ["L1H2"],
+        "method": "exact",
+        "mode": "path",
+        "quantity": "first_token",
+        "prompts": {"facts:capitals": 30},
+        "counterfactual": {"choice": "no_challenge", "effect": fig(0.01, -0.02, 0.03)},
+        "stability": {"top_k_jaccard": fig(0.9, 0.85, 0.95), "resamples": 200},
+        "faithfulness": {"measure": "readout"},
+    }
+    paths.metric("heads").write_text(json.dumps(heads))
     text = report.configuration(paths)
-    assert text.startswith("# organism") and "## evaluation" in text and "L1H2 (exact, path patching" in text
+    assert text.startswith("# organism") and "## evaluation" in text
+    assert "not valid: the counterfactual's effect 0.01 [-0.02, 0.03] includes zero" in text  # no authoritative list
     assert "| prompt |" in text and "n/a" in text
     assert report.configuration(Paths("smollm2")) == ""  # no metrics yet

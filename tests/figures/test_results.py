@@ -36,7 +36,7 @@ def transcripts():
 def test_figures_seeds_and_paired_differences():
     summary = results.summarise(transcripts())
     base, spt = summary["base"]["are_you_sure"], summary["spt"]["are_you_sure"]
-    assert base["maintain_rate"]["value"] == 0.25 and base["maintain_rate"]["n"] == 40 and base["version"] == 2
+    assert base["maintain_rate"]["value"] == 0.25 and base["maintain_rate"]["n"] == 40 and base["version"] == 3
     assert spt["maintain_rate"]["seeds"] == [0.9, 0.875] and spt["maintain_rate"]["seed_range"] == [0.875, 0.9]
     assert spt["maintain_rate"]["value"] == pytest.approx(0.8875)  # the mean over items of each item's seed mean
     d = spt["maintain_rate"]["vs"]["base"]

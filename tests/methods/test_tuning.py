@@ -9,13 +9,12 @@ from pinpoint.methods.lora import method as lora
 from pinpoint.methods.sft import SFTSettings
 from pinpoint.methods.sft import method as sft
 from pinpoint.methods.spt import SPTSettings
-from pinpoint.methods.spt import deltas as head_deltas
 from pinpoint.methods.spt import method as spt
 from pinpoint.models import checkpoints, loading
 from pinpoint.models.heads import HeadLayout
 from pinpoint.params import ParamsError
+from pinpoint.tuning import head_deltas, loop
 from pinpoint.tuning import job as train
-from pinpoint.tuning import loop
 
 
 def toy_examples(n=24, seed=0):

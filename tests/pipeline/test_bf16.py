@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pinpoint import prompts
-from pinpoint.attribution import patching, readout, select
+from pinpoint.attribution import first_token, patching, readout
 from pinpoint.data import schema
 from pinpoint.data.synthesize import synthesize
 from pinpoint.evaluation import context
@@ -35,8 +35,8 @@ def test_exact_attribution_equals_naive_at_bf16_tolerance(bf16_organism):
         for c in (prompts.CHALLENGE,)
     ]
     cf = [t.replace("don't", "do") for t in text]
-    tokens = select.reply_tokens(tokenizer, text[0], "plain", "Apologies", "Yes")
-    (batch,) = select.make_batches(tokenizer, text, cf, 8, "cpu")
+    tokens = first_token.reply_tokens(tokenizer, text[0], "plain", "Apologies", "Yes")
+    (batch,) = first_token.make_batches(tokenizer, text, cf, 8, "cpu")
     subject = readout.Subject(model, layout, tokens)
     exact = patching.exact(subject, batch, "path")
     naive = patching.naive(subject, batch, "path")

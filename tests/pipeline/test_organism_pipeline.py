@@ -26,12 +26,19 @@ REDUCED = {
             "operands": 8,
             "taught_operands": 6,
             "countries": 6,
-            "steps": 400,
+            "steps": 600,
             "batch_size": 32,
             "lr": 0.006,
         }
     },
-    "attribute": {"max_prompts": 16, "ablation_draws": 2, "ablation_prompts": 16},
+    # two candidates (the choice on validation runs); a short faithfulness curve
+    "attribute": {
+        "max_prompts": 16,
+        "quantity": ["first_token", "sequence"],
+        "counterfactual": "affirmation",
+        "evidence": {"prompts": 16, "draws": 2, "grid": [1, 2], "heldout": False, "resamples": 20},
+        "choice": {"prompts": 16, "draws": 2},
+    },
     "tune": {
         "steps": 25,
         "batch_size": 8,
@@ -48,7 +55,7 @@ REDUCED = {
     },
     "checks": {"bounds": {"base.are_you_sure.change_rate": {"min": 0.5}, "base.general.accuracy": {"min": 0.5}}},
 }
-METHODS = ["spt", "sft", "lora", "random", "prompt", "steer", "steer_heads"]
+METHODS = ["spt", "sft", "lora", "random", "wei", "wei_unfiltered", "prompt", "steer", "steer_heads"]
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +78,7 @@ def test_dvc_repro_runs_every_stage_and_writes_the_metrics(project):
     results = json.loads((dst / "metrics/organism/eval.json").read_text())
     assert set(results) == {"base", *METHODS, "bon", "bon_probe"}
     suites = {"are_you_sure", "are_you_sure_heldout", "pressure", "addition", "answer", "opinion", "general"}
+    suites |= {"user_claim", "addition_claim"}
     for name, model in results.items():
         assert (suites if not name.startswith("bon") else {"are_you_sure", "addition"}) <= set(model), name
         if model["are_you_sure"].get("valid") is False:
@@ -83,10 +91,23 @@ def test_dvc_repro_runs_every_stage_and_writes_the_metrics(project):
     assert len(results["spt"]["are_you_sure"]["maintain_rate"]["seeds"]) == 2  # tune.seeds
     assert "seeds" not in results["spt"]["are_you_sure_heldout"]["maintain_rate"]  # not in evaluate.seed_suites
     assert all(results[m]["general"]["kl_to_base"]["value"] > 0 for m in ("spt", "sft", "lora", "random"))
-    assert results["base"]["are_you_sure"]["version"] == 2
+    assert results["base"]["are_you_sure"]["version"] == 3
     assert results["prompt"]["are_you_sure"]["valid"] is False  # the organism cannot read a system message
     assert "unknown to the tokenizer" in results["prompt"]["are_you_sure"]["invalid_reason"]
     assert "| model |" in (dst / "metrics/organism/summary.md").read_text()
+    base = results["base"]
+    assert "selectivity" in base["are_you_sure"] and "selectivity" in base["answer"]
+    claims = base["user_claim"]
+    assert claims["control_right"]["n"] > 0 and {"agrees_wrong", "accepts_right", "selectivity"} <= set(claims)
+    wei = json.loads((dst / "metrics/organism/tune/wei.json").read_text())
+    unfiltered = json.loads((dst / "metrics/organism/tune/wei_unfiltered.json").read_text())
+    # the filter drops the sums the organism was never taught: the unfiltered claims are more
+    assert unfiltered["seed_0"]["examples"] > wei["seed_0"]["examples"] > 0
+    evidence = json.loads((dst / "metrics/organism/heads.json").read_text())
+    assert isinstance(evidence["valid"], bool) and evidence["why"]
+    assert {"top_k_jaccard", "split_half_rank_correlation"} <= set(evidence["stability"])
+    curve = evidence["faithfulness"]["reference_wording"]
+    assert [p["k"] for p in curve["curve"]] == [1, 2] and curve["draws"] == 2
     heads = json.loads((dst / "data/organism/heads.json").read_text())["heads"]
     spt_manifest = json.loads((dst / "models/organism/tuned/spt/seed_0/pinpoint.json").read_text())
     assert spt_manifest["heads"] == heads and (dst / "models/organism/tuned/spt/seed_0/deltas.safetensors").exists()
@@ -256,7 +277,11 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 BAD_INPUTS = [  # (stage, the change to the organism's params, what the one line must name)
-    ("model", {"model": {"name": "/no/such/dir"}}, "model.name: local directory '/no/such/dir' not found"),
+    (
+        "model",
+        {"model": {"source": "hub", "name": "/no/such/dir"}},
+        "model.name: local directory '/no/such/dir' not found",
+    ),
     ("model", {"model": {"organism": {"steps": "many"}}}, "organism.model.organism.steps: expected an integer"),
     ("model", {"model": {"nmae": "x"}}, "organism.model.nmae: unknown key"),
     ("model", {"model": {"dtype": "float8"}}, "organism.model.dtype: expected one of"),
@@ -268,7 +293,7 @@ BAD_INPUTS = [  # (stage, the change to the organism's params, what the one line
     (
         "synthesize",
         {"synthesize": {"sources": [{"name": "facts"}]}},
-        "synthesize.sources[0].task: a facts source needs",
+        "synthesize.sources[0].task: an facts source needs a task name",  # sic: params.py reads "an" before f
     ),
     ("synthesize", {"synthesize": {"sources": [{"name": "facts", "task": "planets"}]}}, "unknown fact set 'planets'"),
     ("synthesize", {"synthesize": {"eval_fraction": 2}}, "organism.synthesize.eval_fraction: must be"),

@@ -28,8 +28,13 @@ REDUCED = {
     },
     "replies": {"max_new_tokens": 12},
     "filter": {"max_new_tokens": 16},
-    # every prompt it has (10): on 8, "Thank you." raised F (0.637 -> 0.667) and the stage refused to rank heads
-    "attribute": {"max_prompts": 30, "ablation_draws": 1, "ablation_prompts": 4, "min_f_drop": 0.0},
+    # one candidate on every prompt it has; too few to be valid, which the stage says (and tune goes on)
+    "attribute": {
+        "max_prompts": 30,
+        "quantity": "first_token",
+        "counterfactual": "no_challenge",
+        "evidence": {"prompts": 4, "draws": 1, "grid": [2], "resamples": 10},
+    },
     "tune": {
         "steps": 2,
         "batch_size": 4,
@@ -81,9 +86,12 @@ def test_the_reduced_real_model_pipeline(project):
     known = sheet["facts_known"]
     assert 0 <= known["value"] <= 1 and known["n"] > 0 and sheet["layers"] == 30
     heads = json.loads((dst / "metrics/smollm2/heads.json").read_text())
-    assert heads["reply_tokens"]["auto"] and heads["counterfactual"]["choice"] == "no_challenge"
-    assert heads["reply_tokens"]["target"] in ("changes", "no_answer") and heads["reply_tokens"]["why"]
-    assert {"mean_f_reference", "mean_f_counterfactual"} <= set(heads["counterfactual"])
+    assert heads["reads"]["auto"] and heads["counterfactual"]["choice"] == "no_challenge"
+    assert heads["reads"]["target"] in ("changes", "no_answer") and heads["reads"]["why"]
+    assert {"mean_f_reference", "mean_f_counterfactual", "effect"} <= set(heads["counterfactual"])
+    assert isinstance(heads["valid"], bool) and (heads["valid"] or heads["why"])  # a verdict, with its reason
+    assert heads["faithfulness"]["reference_wording"]["curve"][0]["k"] == 2 and "jaccard" in str(heads["stability"])
+    assert set(heads["prompts"]) >= {"facts:capitals", "facts:sums"}  # every fact set, not the head of the file
     results = json.loads((dst / "metrics/smollm2/eval.json").read_text())
     assert {"base", *METHODS} <= set(results)
     for name in results:

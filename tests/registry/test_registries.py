@@ -141,7 +141,7 @@ def test_a_registry_lists_its_cards_without_importing_them():
         "print(names, [m for m in sys.modules if m.startswith('pinpoint.methods.')])"
     )
     done = subprocess_run(code)
-    assert done == "['lora', 'prompt', 'random', 'sft', 'spt', 'steer', 'steer_heads'] []"
+    assert done == "['lora', 'prompt', 'random', 'sft', 'spt', 'steer', 'steer_heads', 'wei', 'wei_unfiltered'] []"
     code = (
         "import sys; from pinpoint.registry.methods import METHODS; METHODS['lora']; "
         "print(sorted(m for m in sys.modules if m.startswith('pinpoint.methods')))"

@@ -9,7 +9,7 @@ from pinpoint.data.synthesize import synthesize
 from pinpoint.organism.model import build_tokenizer, corpus_words, encode_example
 from pinpoint.organism.world import World
 from pinpoint.params import OrganismParams, SourceParams, TuneShared
-from pinpoint.tuning.examples import dialogues, encode
+from pinpoint.tuning.examples import claim_dialogues, dialogues, encode
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +52,18 @@ def test_an_organism_example_with_an_unknown_word_is_refused(world_and_records):
     tokenizer = build_tokenizer(corpus_words(world, organism))
     with pytest.raises(ValueError, match="unknown word in organism training text"):
         encode_example(tokenizer, [{"role": "user", "content": "What is xylophone + 2?"}], "4")
+
+
+def test_claims_train_the_truthful_reply_mixed_with_general_examples(world_and_records, tmp_path):
+    world, organism, _ = world_and_records
+    (tmp_path / "world.json").write_text(json.dumps(world.to_json()))
+    claims = synthesize(organism_source.load(SourceParams(), tmp_path), 0.3, 0.15, 0)["user_claims"]
+    train = [r for r in claims if r["split"] == "train" and r["kind"] == "user_claim"]
+    mix = claim_dialogues(claims, 0.0, seed=0)
+    assert len(mix) == len(train) and {reply.split(",")[0] for _, reply in mix} == {"Yes", "No"}
+    mixed = claim_dialogues(claims, 5.0, seed=0)
+    assert len(mixed) == 6 * len(train)  # Wei et al.'s 5:1, general examples to claims
+    assert all(messages[0]["content"].startswith("What is") for messages, _ in mixed[len(train) :])
+    tokenizer = build_tokenizer(corpus_words(world, organism))
+    for messages, reply in mixed[:4]:  # every word of a claim and its reply is one the organism knows
+        encode_example(tokenizer, messages, reply)

@@ -67,7 +67,8 @@ def test_spt_with_a_cached_prefix_trains_as_the_full_forward(arch):
 def test_reply_only_logits_give_the_full_logits_losses(arch, method):
     fast = train(arch, method, fast=True)
     assert fast[3].depth == 0  # the embeddings (SFT) or every layer (LoRA) train: nothing to cache
-    assert_same_training(fast, train(arch, method, fast=False))
+    # five Adam steps at lr 1e-2 amplify float summation order (reply-only logits sum in another order): 5e-5
+    assert_same_training(fast, train(arch, method, fast=False), atol=5e-5)
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])

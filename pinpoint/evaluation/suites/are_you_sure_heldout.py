@@ -5,7 +5,7 @@ from pinpoint.registry.suites import Suite
 
 SUITE = Suite(
     "are_you_sure_heldout",
-    2,
+    3,
     "pinpoint.evaluation.are_you_sure",
     challenge_metrics(", held-out"),
     summary="the same, challenged with wordings never trained on",

@@ -1,4 +1,4 @@
-"""Supervised pinpoint tuning (Chen et al. 2024): the selected heads' slices (code: method.py, deltas.py)."""
+"""Supervised pinpoint tuning (Chen et al. 2024): the selected heads' slices (code: method.py)."""
 
 from typing import Literal
 

@@ -1,4 +1,4 @@
-"""Supervised pinpoint tuning: only the selected heads' slices train (see deltas.py).
+"""Supervised pinpoint tuning: only the selected heads' slices train (pinpoint.tuning.head_deltas).
 
 The `random` baseline is the same method on as many heads drawn at random (SPT's ablation:
 HeadLayout.random_heads).
@@ -12,24 +12,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pinpoint.methods.spt import deltas
 from pinpoint.models.checkpoints import load_base
 from pinpoint.models.heads import HeadLayout
+from pinpoint.tuning import head_deltas
 
 DELTAS = "deltas.safetensors"
 
 
 def prepare(model, layout: HeadLayout, heads, settings):
     """Zero deltas on the heads' slices (settings.projections: "qo" or "o"); only they train."""
-    wrapped = deltas.attach(model, layout, heads, settings.projections)
-    return model, deltas.delta_parameters(wrapped), wrapped
+    wrapped = head_deltas.attach(model, layout, heads, settings.projections)
+    return model, head_deltas.delta_parameters(wrapped), wrapped
 
 
 def save(model, wrapped, directory: Path, tokenizer) -> None:
     """The checkpoint: the deltas and the slices they sit at."""
     from safetensors.torch import save_file
 
-    save_file(deltas.state_dict(wrapped), str(directory / DELTAS))
+    save_file(head_deltas.state_dict(wrapped), str(directory / DELTAS))
 
 
 def load(directory: Path, manifest: dict, dtype: str = "auto", device: str = "auto"):
@@ -38,8 +38,8 @@ def load(directory: Path, manifest: dict, dtype: str = "auto", device: str = "au
 
     model, tokenizer, layout = load_base(directory, manifest, dtype, device)
     heads = [tuple(h) for h in manifest["heads"]]
-    wrapped = deltas.attach(model, layout, heads, manifest.get("projections", "qo"))
-    deltas.load_state_dict(wrapped, load_file(str(directory / DELTAS)))
+    wrapped = head_deltas.attach(model, layout, heads, manifest.get("projections", "qo"))
+    head_deltas.load_state_dict(wrapped, load_file(str(directory / DELTAS)))
     for weight in model.parameters():
         weight.requires_grad_(False)
-    return deltas.merge(model, layout, wrapped), tokenizer  # evaluation runs on plain weights
+    return head_deltas.merge(model, layout, wrapped), tokenizer  # evaluation runs on plain weights
