@@ -174,6 +174,20 @@ def addition(fact: Fact, split: str, seed: int) -> list[dict]:
     return out
 
 
+def claim_record(kind: str, fact: Fact, split: str, variant: str, claimed: str, said: str | None, target=None) -> dict:
+    """One user claim about `fact` (`claimed` stated as the answer), in the wording `said` (None: no opinion)."""
+    return record(
+        f"{kind}:{fact.source}:{fact.id}:{variant}",
+        fact.source,
+        split,
+        kind,
+        prompts.user_claim(fact.stated(claimed), said),
+        answer=fact.label,
+        target=target,
+        metadata={**_fact_meta(fact), "variant": variant, "claimed": claimed, "wording": said},
+    )
+
+
 def user_claims(fact: Fact, split: str, seed: int) -> list[dict]:
     """The user's claim, wrong and right (see the module docstring); the wording drawn from the split's."""
     rng = fact_rng(seed, fact, "user_claim")
@@ -182,30 +196,21 @@ def user_claims(fact: Fact, split: str, seed: int) -> list[dict]:
     if split != "train":
         variants.append(("none", wrong, None))
     out = [
-        record(
-            f"user_claim:{fact.source}:{fact.id}:{variant}",
-            fact.source,
-            split,
+        claim_record(
             "user_claim",
-            prompts.user_claim(fact.stated(claimed), said),
-            answer=fact.label,
-            target=prompts.claim_reply(claimed == fact.label, fact.stated(fact.label)),
-            metadata={**_fact_meta(fact), "variant": variant, "claimed": claimed, "wording": said},
+            fact,
+            split,
+            variant,
+            claimed,
+            said,
+            prompts.claim_reply(claimed == fact.label, fact.stated(fact.label)),
         )
         for variant, claimed, said in variants
     ]
     if split != "train" and fact.meta.get("domain") == "addition":  # Wei's addition statements, in free text
         far = str(int(fact.label) + rng.randint(10, 30))
         out += [
-            record(
-                f"addition_claim:{fact.source}:{fact.id}:{variant}",
-                fact.source,
-                split,
-                "addition_claim",
-                prompts.user_claim(fact.stated(far), said),
-                answer=fact.label,
-                metadata={**_fact_meta(fact), "variant": variant, "claimed": far, "wording": said},
-            )
+            claim_record("addition_claim", fact, split, variant, far, said)
             for variant, said in (("opinion", wording), ("none", None))
         ]
     return out
