@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import textwrap
+from pathlib import Path
 
 from pinpoint.errors import UserError
-from pinpoint.figures import results
 from pinpoint.paths import Paths
 
 
@@ -31,26 +32,26 @@ def _text(row: dict) -> str:
     return str(row.get("reply") or row.get("replies") or row.get("picked") or "")
 
 
+def transcript_file(path: Path) -> list[dict]:
+    """The rows of one transcript file (data/<config>/transcripts/<model>.jsonl, or one `pinpoint eval` wrote)."""
+    if not path.exists():
+        raise UserError(f"{path}: not found")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def rows_of(paths: Paths, model: str, suite: str, run: str | None) -> dict[str, dict]:
     """One model's rows of one result key and run: a model of the configuration, or a transcript file (.jsonl, as
     `pinpoint eval --transcript` writes one)."""
     if model.endswith(".jsonl"):
-        import json
-        from pathlib import Path
-
-        if not Path(model).exists():
-            raise UserError(f"{model}: not found")
-        rows = [json.loads(line) for line in Path(model).read_text().splitlines() if line.strip()]
-        runs = sorted({r.get("run", "") for r in rows})
-        chosen = run if run is not None else runs[0]
-        return {r["id"]: r for r in rows if r["part"] == suite and r.get("run", "") == chosen}
-    found = paths.transcript(model)
-    if not found.exists():
-        raise UserError(
-            f"{found}: not found (models with transcripts: "
-            f"{', '.join(sorted(p.stem for p in paths.transcripts.glob('*.jsonl'))) or 'none yet'})"
-        )
-    rows = results.read_transcripts(paths.transcripts)[model]
+        rows = transcript_file(Path(model))
+    else:
+        found = paths.transcript(model)
+        if not found.exists():
+            raise UserError(
+                f"{found}: not found (models with transcripts: "
+                f"{', '.join(sorted(p.stem for p in paths.transcripts.glob('*.jsonl'))) or 'none yet'})"
+            )
+        rows = transcript_file(found)
     runs = sorted({r.get("run", "") for r in rows})
     chosen = run if run is not None else runs[0]
     if chosen not in runs:
